@@ -1,0 +1,55 @@
+# One entry point for everything: `make book`, `make test`, `make lab`, `make serve`.
+# Each target creates the isolated environment in .venv first if it is missing
+# or older than the requirement files.
+
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+# Put the environment first on PATH so that Jupyter kernels started by the
+# build, the tests and JupyterLab all run the environment's Python.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export PYTHONHASHSEED := 0
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+BOOK_STAMP := $(VENV)/.book-installed
+TEST_STAMP := $(VENV)/.test-installed
+
+.PHONY: install book test lab serve bench clean
+
+install: $(BOOK_STAMP)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(BOOK_STAMP): requirements.txt pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python tools/install_lab_settings.py
+	touch $@
+
+$(TEST_STAMP): requirements-test.txt $(BOOK_STAMP)
+	$(BIN)/python -m pip install --quiet -r requirements-test.txt
+	touch $@
+
+## Build the website into _build/html, executing every chapter.
+book: $(BOOK_STAMP)
+	$(BIN)/python tools/build_book.py
+
+## Run the whole test suite (unit tests, gradient checks, book build, determinism).
+test: $(TEST_STAMP)
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+## Open the chapters as runnable notebooks in JupyterLab.
+lab: $(BOOK_STAMP)
+	$(BIN)/jupyter lab chapters
+
+## Serve the built website on http://localhost:8000.
+serve:
+	$(BIN)/python -m http.server --directory _build/html 8000
+
+## Print the benchmark ratios.
+bench: $(BOOK_STAMP)
+	for script in bench/*.py; do $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf _build

@@ -1,0 +1,331 @@
+"""A fully connected network (multilayer perceptron) trained by backpropagation.
+
+Notation, as in the book. Layers are numbered ``l = 0 .. L``; layer 0 is the input.
+``weights[l]`` is the matrix ``W`` that maps layer ``l`` to layer ``l + 1``, of shape
+``(n_{l+1}, n_l)``, and ``biases[l]`` its bias vector. Examples are the *rows* of every
+array, so for a minibatch ``X`` of shape ``(m, n_0)``::
+
+    Z^(l+1) = A^(l) Wᵀ + b        (row form of  z = W a + b  for one example)
+    A^(l+1) = g(Z^(l+1))          (g is the output activation on the last layer)
+
+and the delta ``δ = ∂E/∂Z`` of each layer follows from the one after it (the *delta
+recursion*)::
+
+    δ^(l) = (δ^(l+1) W) ⊙ g'(Z^(l))        (row form of  δ = (Wᵀ δ) ⊙ g'(z))
+    ∂E/∂W = δᵀ A^(l−1),   ∂E/∂b = Σ_rows δ
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import NamedTuple
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from bpbook import activations, losses
+from bpbook._checks import as_float_array, check_finite, check_nonnegative
+
+__all__ = ["MLP", "ForwardPass", "Parameters"]
+
+Array = NDArray[np.float64]
+
+OUTPUT_ACTIVATIONS = (*activations.ACTIVATIONS, "softmax")
+
+
+class ForwardPass(NamedTuple):
+    """Everything the backward pass needs from the forward pass.
+
+    ``zs[l]`` is the weighted input of layer ``l + 1`` (``L`` arrays) and
+    ``activations[l]`` the activation of layer ``l`` (``L + 1`` arrays; the first is X).
+    """
+
+    zs: list[Array]
+    activations: list[Array]
+
+
+class Parameters(Sequence[Array]):
+    """A fixed-length list of parameter arrays that checks every assignment.
+
+    ``net.weights[0] = W`` goes through here, so a matrix of the wrong shape or dtype
+    is refused at once, with the index and the expected shape in the message.
+    Elements can still be changed in place (``net.weights[0][1, 2] += h``), which is how
+    :mod:`bpbook.gradcheck` perturbs one weight at a time.
+    """
+
+    def __init__(self, name: str, arrays: Sequence[Array]) -> None:
+        self._name = name
+        self._shapes = tuple(a.shape for a in arrays)
+        self._arrays = [self._check(i, a) for i, a in enumerate(arrays)]
+
+    def _check(self, index: int, value: ArrayLike) -> Array:
+        label = f"{self._name}[{index}]"
+        array = as_float_array(value, label)
+        if array.shape != self._shapes[index]:
+            raise ValueError(
+                f"{label} must have shape {self._shapes[index]}, got {array.shape}"
+            )
+        check_finite(array, label)
+        # Copy, so later changes to the caller's array do not leak into the network.
+        return np.array(array, dtype=np.float64, copy=True)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        return self._arrays[index]
+
+    def __setitem__(self, index: int, value: ArrayLike) -> None:
+        if not isinstance(index, (int, np.integer)):
+            raise TypeError(f"{self._name} indices must be integers, got {type(index).__name__}")
+        position = range(len(self._arrays))[index]  # raises IndexError like a list
+        self._arrays[position] = self._check(position, value)
+
+    def __len__(self) -> int:
+        return len(self._arrays)
+
+    def __iter__(self) -> Iterator[Array]:
+        return iter(self._arrays)
+
+    def __repr__(self) -> str:
+        shapes = ", ".join(str(s) for s in self._shapes)
+        return f"<{self._name}: {shapes}>"
+
+
+class MLP:
+    """A multilayer perceptron with one activation for the hidden layers.
+
+    Parameters
+    ----------
+    layer_sizes : sequence of int
+        Units per layer, input first, e.g. ``(64, 30, 10)``.
+    activation : {"sigmoid", "tanh", "relu", "identity"}
+        Activation of the hidden layers.
+    output_activation : {"identity", "sigmoid", "tanh", "relu", "softmax"}
+        Activation of the output layer. The cross-entropy losses work from the output
+        layer's weighted input (its logits): ``"binary_cross_entropy"`` needs
+        ``"sigmoid"`` and ``"softmax_cross_entropy"`` needs ``"softmax"`` or
+        ``"identity"`` (the softmax is then applied inside the loss).
+    seed : int
+        Seed of the weight initialisation. Weights are drawn from ``N(0, s²)`` with
+        ``s = sqrt(1/n_in)`` (``sqrt(2/n_in)`` for ReLU), which keeps the variance of
+        ``z`` near 1 in every layer at the start; biases start at 0.
+
+    Attributes
+    ----------
+    weights : Parameters
+        ``weights[l]`` has shape ``(layer_sizes[l+1], layer_sizes[l])``.
+    biases : Parameters
+        ``biases[l]`` has shape ``(layer_sizes[l+1],)``.
+
+    Examples
+    --------
+    >>> net = MLP([2, 3, 1], activation="tanh", seed=1)
+    >>> [w.shape for w in net.weights]
+    [(3, 2), (1, 3)]
+    >>> net.forward([[0.0, 1.0]]).shape
+    (1, 1)
+    """
+
+    def __init__(
+        self,
+        layer_sizes: Sequence[int],
+        activation: str = "sigmoid",
+        output_activation: str = "identity",
+        seed: int = 0,
+    ) -> None:
+        self.layer_sizes = _check_layer_sizes(layer_sizes)
+        self.activation = activations.get_activation(activation)
+        if output_activation not in OUTPUT_ACTIVATIONS:
+            known = ", ".join(repr(k) for k in OUTPUT_ACTIVATIONS)
+            raise ValueError(
+                f"unknown output_activation {output_activation!r}; known: {known}"
+            )
+        self.output_activation = output_activation
+        rng = np.random.default_rng(seed)
+        gain = 2.0 if activation == "relu" else 1.0
+        pairs = list(zip(self.layer_sizes[:-1], self.layer_sizes[1:]))
+        self._weights = Parameters(
+            "weights", [rng.normal(0.0, np.sqrt(gain / n_in), (n_out, n_in)) for n_in, n_out in pairs]
+        )
+        self._biases = Parameters("biases", [np.zeros(n_out) for _, n_out in pairs])
+
+    # The parameter lists can be replaced whole, e.g. net.weights = [W1, W2], with the
+    # same checks as element assignment.
+    @property
+    def weights(self) -> Parameters:
+        return self._weights
+
+    @weights.setter
+    def weights(self, arrays: Sequence[ArrayLike]) -> None:
+        self._weights = self._replace(self._weights, arrays)
+
+    @property
+    def biases(self) -> Parameters:
+        return self._biases
+
+    @biases.setter
+    def biases(self, arrays: Sequence[ArrayLike]) -> None:
+        self._biases = self._replace(self._biases, arrays)
+
+    @staticmethod
+    def _replace(current: Parameters, arrays: Sequence[ArrayLike]) -> Parameters:
+        arrays = list(arrays)
+        if len(arrays) != len(current):
+            raise ValueError(f"{current._name} needs {len(current)} arrays, got {len(arrays)}")
+        replacement = Parameters(current._name, list(current))
+        for i, array in enumerate(arrays):
+            replacement[i] = array
+        return replacement
+
+    @property
+    def n_layers(self) -> int:
+        """Number of weight layers ``L`` (the input layer does not count)."""
+        return len(self.layer_sizes) - 1
+
+    @property
+    def n_parameters(self) -> int:
+        """Total number of weights and biases."""
+        return sum(W.size + b.size for W, b in zip(self.weights, self.biases))
+
+    def __repr__(self) -> str:
+        sizes = "-".join(str(n) for n in self.layer_sizes)
+        return (
+            f"MLP({sizes}, activation={self.activation.name!r}, "
+            f"output_activation={self.output_activation!r}, parameters={self.n_parameters})"
+        )
+
+    def copy(self) -> MLP:
+        """An independent network with the same architecture and parameters."""
+        twin = object.__new__(MLP)
+        twin.layer_sizes = self.layer_sizes
+        twin.activation = self.activation
+        twin.output_activation = self.output_activation
+        twin._weights = Parameters("weights", list(self.weights))
+        twin._biases = Parameters("biases", list(self.biases))
+        return twin
+
+    def _output(self, Z: Array) -> Array:
+        if self.output_activation == "softmax":
+            return activations.softmax(Z)
+        return activations.get_activation(self.output_activation).function(Z)
+
+    def check_inputs(self, X: ArrayLike) -> Array:
+        """Return ``X`` as a float64 array of shape ``(m, n_in)``, or raise naming the problem."""
+        X = as_float_array(X, "X", ndim=2)
+        n_in = self.layer_sizes[0]
+        if X.shape[1] != n_in:
+            raise ValueError(
+                f"X has {X.shape[1]} columns (features) but the network expects {n_in}; "
+                f"X must have shape (m, {n_in}) with one example per row"
+            )
+        if X.shape[0] == 0:
+            raise ValueError("X holds no examples (shape (0, ...)); pass at least one row")
+        check_finite(X, "X")
+        return X
+
+    def forward_pass(self, X: ArrayLike) -> ForwardPass:
+        """Run the network on a minibatch and keep every ``Z`` and ``A``.
+
+        Parameters
+        ----------
+        X : array_like, shape (m, n_in)
+
+        Returns
+        -------
+        ForwardPass
+            ``zs`` (L arrays of shape ``(m, n_l)``) and ``activations`` (L + 1 arrays,
+            the first being ``X``).
+        """
+        A = self.check_inputs(X)
+        zs, acts = [], [A]
+        for l, (W, b) in enumerate(zip(self.weights, self.biases)):
+            Z = A @ W.T + b
+            A = self._output(Z) if l == self.n_layers - 1 else self.activation.function(Z)
+            zs.append(Z)
+            acts.append(A)
+        return ForwardPass(zs, acts)
+
+    def forward(self, X: ArrayLike) -> Array:
+        """The network's output ``h(X)``, shape ``(m, n_out)``."""
+        return self.forward_pass(X).activations[-1]
+
+    def predict(self, X: ArrayLike) -> NDArray[np.int64]:
+        """Class labels: the largest output, or for one output whether it exceeds 1/2.
+
+        A single output is read as a probability (sigmoid) or a 0/1 regression target
+        (identity); with ``tanh`` the threshold is 0, the midpoint of its range.
+        """
+        A = self.forward(X)
+        if A.shape[1] == 1:
+            threshold = 0.0 if self.output_activation == "tanh" else 0.5
+            return (A[:, 0] > threshold).astype(np.int64)
+        return np.argmax(A, axis=1)
+
+    def _check_data(self, X: ArrayLike, Y: ArrayLike, loss: str, l2: float):
+        losses.check_loss_and_output(loss, self.output_activation)
+        X = self.check_inputs(X)
+        Y = losses.check_targets(Y, X.shape[0], self.layer_sizes[-1], loss)
+        return X, Y, check_nonnegative(l2, "l2")
+
+    def loss(self, X: ArrayLike, Y: ArrayLike, loss: str = "mse", l2: float = 0.0) -> float:
+        """The value of the loss (plus the L2 penalty) on the minibatch ``(X, Y)``."""
+        X, Y, l2 = self._check_data(X, Y, loss, l2)
+        passed = self.forward_pass(X)
+        value, _ = losses.loss_and_output_delta(
+            loss, passed.zs[-1], passed.activations[-1], Y, self.output_activation
+        )
+        return value + losses.l2_penalty(self.weights, l2, X.shape[0])
+
+    def gradients(
+        self, X: ArrayLike, Y: ArrayLike, loss: str = "mse", l2: float = 0.0
+    ) -> tuple[float, list[Array], list[Array]]:
+        """Loss and its gradient with respect to every weight and bias, by backpropagation.
+
+        One forward pass stores every ``Z`` and ``A``; one backward pass computes the
+        deltas from the output layer down, by the delta recursion, for the whole minibatch
+        at once (a matrix per layer, no loop over examples).
+
+        Parameters
+        ----------
+        X : array_like, shape (m, n_in)
+        Y : array_like, shape (m, n_out), or (m,) labels for "softmax_cross_entropy"
+        loss : {"mse", "binary_cross_entropy", "softmax_cross_entropy"}
+        l2 : float, >= 0
+            Strength λ of the penalty ``(λ/2m) Σ ‖W‖²`` (biases are not penalised).
+
+        Returns
+        -------
+        loss_value : float
+        grad_weights : list of ndarray, shaped like ``weights``
+        grad_biases : list of ndarray, shaped like ``biases``
+        """
+        X, Y, l2 = self._check_data(X, Y, loss, l2)
+        m = X.shape[0]
+        zs, acts = self.forward_pass(X)
+        E, delta = losses.loss_and_output_delta(loss, zs[-1], acts[-1], Y, self.output_activation)
+        E += losses.l2_penalty(self.weights, l2, m)
+        grad_w: list[Array] = [np.empty(0)] * self.n_layers
+        grad_b: list[Array] = [np.empty(0)] * self.n_layers
+        for l in reversed(range(self.n_layers)):
+            # delta is ∂E/∂Z for the layer that weights[l] feeds (already divided by m).
+            grad_w[l] = delta.T @ acts[l] + (l2 / m) * self.weights[l]
+            grad_b[l] = delta.sum(axis=0)
+            if l > 0:
+                # The delta recursion: back through W, then through g' at this layer's z.
+                delta = (delta @ self.weights[l]) * self.activation.derivative(zs[l - 1])
+        return E, grad_w, grad_b
+
+
+def _check_layer_sizes(layer_sizes: Sequence[int]) -> tuple[int, ...]:
+    if isinstance(layer_sizes, (str, bytes)) or not isinstance(layer_sizes, Sequence):
+        raise TypeError(
+            f"layer_sizes must be a sequence of integers such as (2, 3, 1), got {layer_sizes!r}"
+        )
+    if len(layer_sizes) < 2:
+        raise ValueError(
+            f"layer_sizes needs at least an input and an output size, got {list(layer_sizes)}"
+        )
+    sizes = []
+    for i, n in enumerate(layer_sizes):
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"layer_sizes[{i}] must be a positive integer, got {n!r}")
+        sizes.append(int(n))
+    return tuple(sizes)

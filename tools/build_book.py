@@ -1,0 +1,57 @@
+"""Build the website into ``_build/html`` with every chapter executed, warnings as errors.
+
+Jupyter Book's ``cache`` execution mode re-executes a chapter only when its code cells
+change. It does not notice changes to the ``bpbook`` package the chapters import, so a
+stale cache would publish numbers the current code no longer produces. We therefore key
+the cache on a hash of the package source and clear it when the package changes.
+"""
+
+import argparse
+import hashlib
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def package_hash() -> str:
+    digest = hashlib.sha256()
+    for path in sorted((ROOT / "src" / "bpbook").rglob("*.py")):
+        digest.update(path.relative_to(ROOT).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def clear_stale_cache(build_dir: Path) -> None:
+    stamp = build_dir / ".bpbook-source-hash"
+    current = package_hash()
+    if stamp.exists() and stamp.read_text() == current:
+        return
+    shutil.rmtree(build_dir / ".jupyter_cache", ignore_errors=True)
+    shutil.rmtree(build_dir / "jupyter_execute", ignore_errors=True)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(current)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--path-output", type=Path, default=ROOT,
+                        help="folder that receives _build/ (default: the repository)")
+    parser.add_argument("--toc", type=Path, default=None,
+                        help="alternative table of contents, e.g. to build one chapter")
+    args = parser.parse_args(argv)
+    clear_stale_cache(args.path_output / "_build")
+    command = [
+        str(Path(sys.executable).parent / "jupyter-book"), "build", str(ROOT),
+        "--path-output", str(args.path_output),
+        "-W", "-n", "--keep-going",
+    ]
+    if args.toc is not None:
+        command += ["--toc", str(args.toc)]
+    return subprocess.call(command, cwd=ROOT)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
