@@ -8,6 +8,7 @@ the cache on a hash of the package source and clear it when the package changes.
 
 import argparse
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -50,7 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     ]
     if args.toc is not None:
         command += ["--toc", str(args.toc)]
-    return subprocess.call(command, cwd=ROOT)
+    # The published page has no kernel: interactive experiments must precompute their
+    # frames (see bpbook.widgets). Kernels started by the build inherit this variable.
+    env = {**os.environ, "BPBOOK_STATIC_WIDGETS": "1"}
+    return subprocess.call(command, cwd=ROOT, env=env)
 
 
 if __name__ == "__main__":
