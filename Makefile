@@ -35,8 +35,10 @@ $(TEST_STAMP): requirements-test.txt $(BOOK_STAMP)
 book: $(BOOK_STAMP)
 	$(BIN)/python tools/build_book.py
 
-## Run the whole test suite (unit tests, gradient checks, book build, determinism).
+## Run the whole test suite (unit tests, gradient checks, book build, determinism,
+## and the built site in headless Chromium).
 test: $(TEST_STAMP)
+	tools/install_browser_test_deps.sh
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 ## Open the chapters as runnable notebooks in JupyterLab.

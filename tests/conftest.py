@@ -1,11 +1,47 @@
-"""Shared test settings: hypothesis profiles sized for a 2-core CI machine."""
+"""Shared test settings and the one build of the book that the book tests share."""
+
+from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
+import pytest
+import yaml
 from hypothesis import HealthCheck, settings
+
+ROOT = Path(__file__).resolve().parents[1]
 
 settings.register_profile(
     "default", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.register_profile("ci", parent=settings.get_profile("default"), derandomize=True)
 settings.load_profile("ci" if os.environ.get("CI") else "default")
+
+
+def toc_files() -> list[str]:
+    """Every page of the book, in table-of-contents order (paths without suffix)."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc.get("parts", [toc]):
+        files += [entry["file"] for entry in part.get("chapters", [])]
+    return files
+
+
+@pytest.fixture(scope="session")
+def built_book(tmp_path_factory) -> Path:
+    """Build the whole book from scratch into a temporary folder; return its ``_build``.
+
+    Tests using it belong to the xdist group "book", so the build runs once per session.
+    """
+    out = tmp_path_factory.mktemp("book")
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "build_book.py"), "--path-output", str(out)],
+        capture_output=True, text=True, timeout=3600, cwd=ROOT,
+    )
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, f"book build failed:\n{log[-8000:]}"
+    problems = [line for line in log.splitlines() if "WARNING" in line or "ERROR" in line]
+    assert not problems, "\n".join(problems)
+    return out / "_build"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,36 +17,13 @@ from pathlib import Path
 import jupytext
 import nbformat
 import pytest
-import yaml
 from nbclient import NotebookClient
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import ROOT, toc_files
+
 CHAPTERS = sorted((ROOT / "chapters").glob("*.md"))
 
 pytestmark = [pytest.mark.book, pytest.mark.xdist_group("book")]
-
-
-def toc_files() -> list[str]:
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
-    for part in toc.get("parts", [toc]):
-        files += [entry["file"] for entry in part.get("chapters", [])]
-    return files
-
-
-@pytest.fixture(scope="session")
-def built_book(tmp_path_factory) -> Path:
-    """Build the whole book from scratch into a temporary folder; return its _build."""
-    out = tmp_path_factory.mktemp("book")
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "tools" / "build_book.py"), "--path-output", str(out)],
-        capture_output=True, text=True, timeout=3600, cwd=ROOT,
-    )
-    log = result.stdout + result.stderr
-    assert result.returncode == 0, f"book build failed:\n{log[-8000:]}"
-    warnings = [line for line in log.splitlines() if "WARNING" in line or "ERROR" in line]
-    assert not warnings, "\n".join(warnings)
-    return out / "_build"
 
 
 def test_every_chapter_is_in_the_table_of_contents():
