@@ -103,7 +103,8 @@ def binary_cross_entropy(A: ArrayLike, Y: ArrayLike) -> float:
     with np.errstate(divide="ignore"):
         log_a = np.where(Y > 0, np.log(A), 0.0)
         log_1ma = np.where(Y < 1, np.log1p(-A), 0.0)
-    return float(-np.sum(Y * log_a + (1.0 - Y) * log_1ma) / A.shape[0])
+    # 0.0 − x rather than −x: a perfect prediction then gives 0.0, not −0.0.
+    return float(0.0 - np.sum(Y * log_a + (1.0 - Y) * log_1ma) / A.shape[0])
 
 
 def binary_cross_entropy_gradient(A: ArrayLike, Y: ArrayLike) -> Array:
@@ -197,7 +198,7 @@ def softmax_cross_entropy(Z: ArrayLike, Y: ArrayLike) -> float:
     Z = as_float_array(Z, "Z", ndim=2)
     Y = check_targets(Y, Z.shape[0], Z.shape[1], "softmax_cross_entropy")
     log_p = Z - logsumexp(Z)[:, None]
-    return float(-np.sum(Y * log_p) / Z.shape[0])
+    return float(0.0 - np.sum(Y * log_p) / Z.shape[0])  # 0.0 − x: no −0.0
 
 
 def softmax_cross_entropy_gradient(Z: ArrayLike, Y: ArrayLike) -> Array:
@@ -252,7 +253,7 @@ def loss_and_output_delta(
     if loss == "binary_cross_entropy":
         return binary_cross_entropy_with_logits(Z, Y), (A - Y) / m
     log_p = Z - logsumexp(Z)[:, None]
-    return float(-np.sum(Y * log_p) / m), (np.exp(log_p) - Y) / m
+    return float(0.0 - np.sum(Y * log_p) / m), (np.exp(log_p) - Y) / m
 
 
 def check_loss_and_output(loss: str, output_activation: str) -> None:

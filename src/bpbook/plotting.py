@@ -1,0 +1,306 @@
+"""Figures the chapters draw more than once.
+
+Every function returns a new :class:`matplotlib.figure.Figure` that is *not* kept in
+pyplot's list of open figures, so a chapter (or :func:`bpbook.widgets.explorer`, which
+renders many frames) never leaks memory or shows a figure twice. In a notebook, make the
+figure the last expression of a cell to show it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from numpy.typing import ArrayLike, NDArray
+
+from bpbook import activations
+from bpbook._checks import as_float_array, check_finite
+
+__all__ = ["activation_figure", "decision_figure", "image_grid"]
+
+
+def _new_figure(**kwargs: object) -> Figure:
+    """A figure made by pyplot, then released from pyplot's list of open figures.
+
+    Going through pyplot loads the notebook's plotting backend, which is what teaches
+    IPython to show a ``Figure`` that ends a cell; releasing it at once means the
+    notebook shows it only as the cell's value, never a second time as an open figure.
+    """
+    fig = plt.figure(**kwargs)
+    plt.close(fig)
+    return fig
+
+
+def _check_positive_int(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _check_interval(low: object, high: object, name: str) -> tuple[float, float]:
+    for value in (low, high):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise TypeError(f"{name} must be two real numbers, got {(low, high)!r}")
+    low, high = float(low), float(high)
+    if not (np.isfinite(low) and np.isfinite(high) and low < high):
+        raise ValueError(f"{name} must be finite with low < high, got {(low, high)!r}")
+    return low, high
+
+
+def image_grid(
+    images: ArrayLike,
+    titles: Sequence[str] | None = None,
+    *,
+    image_shape: tuple[int, int] = (8, 8),
+    n_cols: int = 10,
+    cell_size: float = 0.9,
+    cmap: str = "gray_r",
+) -> Figure:
+    """Show flattened grey-level images, such as the digits, in a grid.
+
+    Every image is drawn on the same grey scale, from the smallest to the largest value
+    in ``images``, so that equal pixel values look equal across the grid.
+
+    Parameters
+    ----------
+    images : array_like, shape (n, h * w)
+        One flattened image per row (a digit is a row of ``X``, shape ``(64,)``).
+    titles : sequence of str, optional
+        One title per image, e.g. its label.
+    image_shape : (int, int)
+        Height and width ``(h, w)`` of one image.
+    n_cols : int
+        Images per row of the grid; the last row may be partly empty.
+    cell_size : float
+        Width of one image in inches.
+    cmap : str
+        Matplotlib colour map; the default draws ink dark on white paper.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        If ``images`` is not a 2-d array with ``h * w`` columns and at least one row,
+        holds NaN or infinity, or ``titles`` has the wrong length.
+    TypeError
+        If ``images`` does not hold real numbers.
+
+    Examples
+    --------
+    >>> fig = image_grid(np.eye(4, 64), titles=["a", "b", "c", "d"], n_cols=2)
+    >>> len(fig.axes)
+    4
+    """
+    images = as_float_array(images, "images", ndim=2)
+    if len(image_shape) != 2:
+        raise ValueError(f"image_shape must be (height, width), got {image_shape!r}")
+    h = _check_positive_int(image_shape[0], "image_shape[0]")
+    w = _check_positive_int(image_shape[1], "image_shape[1]")
+    n, n_pixels = images.shape
+    if n == 0:
+        raise ValueError("images holds no rows; pass at least one image")
+    if n_pixels != h * w:
+        raise ValueError(
+            f"images has {n_pixels} columns but image_shape {image_shape} needs {h * w}"
+        )
+    check_finite(images, "images")
+    if titles is not None:
+        titles = list(titles)
+        if len(titles) != n:
+            raise ValueError(f"titles has {len(titles)} entries for {n} images")
+    n_cols = min(_check_positive_int(n_cols, "n_cols"), n)
+    n_rows = -(-n // n_cols)
+    title_space = 0.25 if titles is not None else 0.0
+    fig = _new_figure(
+        figsize=(cell_size * n_cols, (cell_size * h / w + title_space) * n_rows),
+        layout="constrained",
+    )
+    axes = fig.subplots(n_rows, n_cols, squeeze=False)
+    low, high = float(images.min()), float(images.max())
+    for i, ax in enumerate(axes.flat):
+        ax.set_axis_off()
+        if i < n:
+            ax.imshow(images[i].reshape(h, w), cmap=cmap, vmin=low, vmax=high)
+            if titles is not None:
+                ax.set_title(titles[i], fontsize=9)
+    return fig
+
+
+def activation_figure(
+    names: Sequence[str] = ("sigmoid", "tanh", "relu", "identity"),
+    z_range: tuple[float, float] = (-4.0, 4.0),
+    n_points: int = 401,
+    n_cols: int = 2,
+) -> Figure:
+    """Plot each activation ``g`` next to its derivative ``g'``, one panel per activation.
+
+    Parameters
+    ----------
+    names : sequence of {"sigmoid", "tanh", "relu", "identity"}
+        The activations, looked up with :func:`bpbook.activations.get_activation`.
+    z_range : (float, float)
+        The interval of ``z`` plotted.
+    n_points : int
+        Number of points on each curve.
+    n_cols : int
+        Panels per row; the panels fill rows from the left.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One panel per activation (``fig.axes`` in the order of ``names``).
+
+    Raises
+    ------
+    ValueError
+        If a name is unknown, ``names`` is empty, ``z_range`` is not an interval,
+        ``n_points < 2`` or ``n_cols < 1``.
+
+    Examples
+    --------
+    >>> len(activation_figure(["sigmoid", "relu"]).axes)
+    2
+    """
+    if isinstance(names, str):
+        raise TypeError(f"names must be a sequence of names, e.g. [{names!r}], not a string")
+    functions = [activations.get_activation(name) for name in names]
+    if not functions:
+        raise ValueError("names is empty; pass at least one activation name")
+    if len(z_range) != 2:
+        raise ValueError(f"z_range must be (low, high), got {z_range!r}")
+    low, high = _check_interval(*z_range, "z_range")
+    if _check_positive_int(n_points, "n_points") < 2:
+        raise ValueError(f"n_points must be at least 2, got {n_points}")
+    n_cols = min(_check_positive_int(n_cols, "n_cols"), len(functions))
+    n_rows = -(-len(functions) // n_cols)
+    z = np.linspace(low, high, n_points)
+    fig = _new_figure(figsize=(3.4 * n_cols, 2.6 * n_rows), layout="constrained")
+    axes = fig.subplots(n_rows, n_cols, squeeze=False).ravel()
+    for ax in axes[len(functions):]:
+        ax.remove()  # an odd number of panels leaves empty cells
+    for ax, g in zip(axes, functions):
+        ax.axhline(0.0, color="0.8", lw=0.8)
+        ax.axvline(0.0, color="0.8", lw=0.8)
+        ax.plot(z, g(z), lw=2, label="$g(z)$")
+        ax.plot(z, g.derivative(z), lw=2, ls="--", label="$g'(z)$")
+        ax.set_title(g.name)
+        ax.set_xlabel("$z$")
+        ax.legend(loc="upper left", fontsize=8, frameon=False)
+    return fig
+
+
+def decision_figure(
+    function: Callable[[NDArray[np.float64]], ArrayLike],
+    X: ArrayLike,
+    y: ArrayLike,
+    *,
+    bounds: tuple[float, float, float, float] | None = None,
+    resolution: int = 200,
+    levels: Sequence[float] = (0.5,),
+    ax: Axes | None = None,
+) -> Figure:
+    """Colour the plane by a two-input function and mark the labelled points on top.
+
+    Use it to see what a network with two inputs computes everywhere, not only at the
+    training points, e.g. ``decision_figure(lambda P: net.forward(P)[:, 0], X, y)``.
+
+    Parameters
+    ----------
+    function : callable
+        Maps points of shape ``(k, 2)`` to ``k`` numbers (shape ``(k,)`` or ``(k, 1)``),
+        e.g. the output of a network with one output unit.
+    X : array_like, shape (m, 2)
+        Points to mark.
+    y : array_like, shape (m,)
+        Their labels, at most four classes (drawn as circles, crosses, squares, triangles).
+    bounds : (x_min, x_max, y_min, y_max), optional
+        The window; default: the points' range plus a margin of a quarter of it.
+    resolution : int
+        Grid points along each axis at which ``function`` is evaluated.
+    levels : sequence of float
+        Values of ``function`` drawn as contour lines (the decision boundary at 1/2).
+    ax : matplotlib.axes.Axes, optional
+        Draw into this axes (of a figure made by the caller) instead of a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure that holds the axes.
+
+    Raises
+    ------
+    ValueError
+        If ``X`` is not of shape ``(m, 2)``, ``y`` does not have ``m`` entries, or
+        ``function`` returns the wrong number of values or NaN/infinity.
+
+    Examples
+    --------
+    >>> X = np.array([[0.0, 0.0], [1.0, 1.0]])
+    >>> fig = decision_figure(lambda P: P.sum(axis=1), X, [0, 1], resolution=20)
+    >>> len(fig.axes)  # the plot and its colour bar
+    2
+    """
+    if not callable(function):
+        raise TypeError(f"function must be callable, got {type(function).__name__}")
+    X = as_float_array(X, "X", ndim=2)
+    if X.shape[1] != 2 or X.shape[0] == 0:
+        raise ValueError(f"X must have shape (m, 2) with m >= 1, got {X.shape}")
+    check_finite(X, "X")
+    y = np.asarray(y)
+    if y.shape != (X.shape[0],):
+        raise ValueError(
+            f"y must have shape ({X.shape[0]},), one label per row of X, got {y.shape}"
+        )
+    markers = ["o", "X", "s", "^"]
+    classes = np.unique(y)
+    if len(classes) > len(markers):
+        raise ValueError(
+            f"y may hold at most {len(markers)} distinct labels, got {len(classes)}"
+        )
+    resolution = _check_positive_int(resolution, "resolution")
+    if resolution < 2:
+        raise ValueError(f"resolution must be at least 2, got {resolution}")
+    if bounds is None:
+        lo, hi = X.min(axis=0), X.max(axis=0)
+        margin = 0.25 * np.where(hi > lo, hi - lo, 1.0)
+        bounds = (lo[0] - margin[0], hi[0] + margin[0], lo[1] - margin[1], hi[1] + margin[1])
+    elif len(bounds) != 4:
+        raise ValueError(f"bounds must be (x_min, x_max, y_min, y_max), got {bounds!r}")
+    x_min, x_max = _check_interval(bounds[0], bounds[1], "bounds[0:2]")
+    y_min, y_max = _check_interval(bounds[2], bounds[3], "bounds[2:4]")
+    gx, gy = np.meshgrid(
+        np.linspace(x_min, x_max, resolution), np.linspace(y_min, y_max, resolution)
+    )
+    grid = np.column_stack([gx.ravel(), gy.ravel()])
+    values = np.asarray(function(grid), dtype=np.float64)
+    if values.size != grid.shape[0]:
+        raise ValueError(
+            f"function must return one value per point: got shape {values.shape} "
+            f"for {grid.shape[0]} points"
+        )
+    check_finite(values, "function(points)")
+    values = values.reshape(gx.shape)
+    if ax is None:
+        fig = _new_figure(figsize=(4.2, 3.5), layout="constrained")
+        ax = fig.subplots()
+    else:
+        fig = ax.get_figure()
+    image = ax.contourf(gx, gy, values, levels=20, cmap="RdBu_r", alpha=0.8)
+    fig.colorbar(image, ax=ax)
+    inside = [v for v in levels if values.min() < v < values.max()]
+    if inside:
+        ax.contour(gx, gy, values, levels=sorted(inside), colors="k", linewidths=1.5)
+    for label, marker in zip(classes, markers):
+        ax.scatter(*X[y == label].T, marker=marker, s=60, c="white", edgecolors="k",
+                   label=f"class {label}")
+    ax.set_xlim(x_min, x_max)
+    ax.set_ylim(y_min, y_max)
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    return fig
