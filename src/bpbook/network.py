@@ -26,7 +26,7 @@ from numpy.typing import ArrayLike, NDArray
 from bpbook import activations, losses
 from bpbook._checks import as_float_array, check_finite, check_nonnegative
 
-__all__ = ["MLP", "ForwardPass", "Parameters"]
+__all__ = ["MLP", "ForwardPass", "Parameters", "check_layer_sizes"]
 
 Array = NDArray[np.float64]
 
@@ -131,7 +131,7 @@ class MLP:
         output_activation: str = "identity",
         seed: int = 0,
     ) -> None:
-        self.layer_sizes = _check_layer_sizes(layer_sizes)
+        self.layer_sizes = check_layer_sizes(layer_sizes)
         self.activation = activations.get_activation(activation)
         if output_activation not in OUTPUT_ACTIVATIONS:
             known = ", ".join(repr(k) for k in OUTPUT_ACTIVATIONS)
@@ -314,7 +314,8 @@ class MLP:
         return E, grad_w, grad_b
 
 
-def _check_layer_sizes(layer_sizes: Sequence[int]) -> tuple[int, ...]:
+def check_layer_sizes(layer_sizes: Sequence[int]) -> tuple[int, ...]:
+    """Return ``layer_sizes`` as a tuple of positive ints, or raise naming the bad entry."""
     if isinstance(layer_sizes, (str, bytes)) or not isinstance(layer_sizes, Sequence):
         raise TypeError(
             f"layer_sizes must be a sequence of integers such as (2, 3, 1), got {layer_sizes!r}"

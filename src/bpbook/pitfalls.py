@@ -1,0 +1,225 @@
+"""Popular mistakes in backpropagation, as networks whose gradients are deliberately wrong.
+
+Explanations of backpropagation in blog posts and lecture slides often contain one of a
+few errors. Each class here is an :class:`~bpbook.network.MLP` whose ``gradients``
+makes exactly one of them, so the mistake can be *run* and caught:
+
+>>> from bpbook.gradcheck import check_gradients
+>>> net = ActivationInsteadOfDerivative([2, 3, 1], activation="sigmoid", seed=0)
+>>> check_gradients(net, [[0.5, -1.0]], [[1.0]]).max_error > 1e-2
+True
+
+:class:`StagedBackprop` is the correct algorithm split into two overridable steps, the
+output delta (BP1) and one step of the delta recursion (BP2); every mistake overrides
+one of them, so the wrong line is the only line that differs from a correct
+implementation. All classes accept the arguments of ``MLP`` and work with
+:func:`bpbook.gradcheck.check_gradients`; :data:`MISTAKES` lists them by name (the
+autograded assignments use them as known-wrong submissions).
+
+Row convention, as in the package: examples are rows, so the column-form recursion
+``δ^(l) = (W^(l+1)ᵀ δ^(l+1)) ⊙ g'(z^(l))`` is written ``δ^(l) = (δ^(l+1) W^(l+1)) ⊙ g'(Z^(l))``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from bpbook import activations, losses
+from bpbook.network import MLP
+
+__all__ = [
+    "MISTAKES",
+    "ActivationInsteadOfDerivative",
+    "DerivativeAtOutputLayer",
+    "DoubleSigmoidDerivative",
+    "MissingTranspose",
+    "StagedBackprop",
+    "UpdateBeforeBackpropagating",
+]
+
+Array = NDArray[np.float64]
+
+
+class StagedBackprop(MLP):
+    """:meth:`MLP.gradients` with its two steps as methods that a subclass may replace.
+
+    ``output_delta(loss, Z, A, Y)`` returns the loss and ``δ^(L)`` (BP1);
+    ``propagate(delta, l, zs, grad_W)`` does one step of the delta recursion (BP2);
+    ``gradients`` applies BP3 and BP4 around them. This class itself is correct and
+    passes the gradient check.
+
+    The arguments of ``propagate``: ``delta``, shape ``(m, layer_sizes[l + 1])``, is the
+    delta of the layer that ``weights[l]`` feeds; ``zs`` holds all weighted inputs of the
+    forward pass, so ``zs[l - 1]`` belongs to the layer whose delta, shape
+    ``(m, layer_sizes[l])``, is returned and ``zs[-1]`` to the output layer; ``grad_W``
+    is the gradient just computed for ``weights[l]`` (the correct step ignores it).
+    """
+
+    #: One line: what the mistake is (empty for the correct algorithm).
+    mistake = ""
+    #: Why an author writes it: what makes it look right.
+    why_tempting = ""
+
+    def gradients(
+        self, X: ArrayLike, Y: ArrayLike, loss: str = "mse", l2: float = 0.0
+    ) -> tuple[float, list[Array], list[Array]]:
+        """Loss and gradients, as :meth:`MLP.gradients` (same arguments and returns)."""
+        X, Y, l2 = self._check_data(X, Y, loss, l2)
+        m = X.shape[0]
+        zs, acts = self.forward_pass(X)
+        E, delta = self.output_delta(loss, zs[-1], acts[-1], Y)
+        E += losses.l2_penalty(self.weights, l2, m)
+        grad_w: list[Array] = [np.empty(0)] * self.n_layers
+        grad_b: list[Array] = [np.empty(0)] * self.n_layers
+        for l in reversed(range(self.n_layers)):
+            grad_w[l] = delta.T @ acts[l] + (l2 / m) * self.weights[l]  # BP4
+            grad_b[l] = delta.sum(axis=0)  # BP3
+            if l > 0:
+                delta = self.propagate(delta, l, zs, grad_w[l])
+        return E, grad_w, grad_b
+
+    def output_delta(self, loss: str, Z: Array, A: Array, Y: Array) -> tuple[float, Array]:
+        """BP1: the loss and ``δ^(L) = ∂E/∂Z^(L)``, shape ``(m, n_L)``."""
+        return losses.loss_and_output_delta(loss, Z, A, Y, self.output_activation)
+
+    def propagate(self, delta: Array, l: int, zs: list[Array], grad_W: Array) -> Array:
+        """BP2 in row form: ``(δ W) ⊙ g'(z)``, for the column form's ``(Wᵀ δ) ⊙ g'(z)``."""
+        return (delta @ self.weights[l]) * self.activation.derivative(zs[l - 1])
+
+
+class ActivationInsteadOfDerivative(StagedBackprop):
+    """The recursion multiplies by ``g(z)`` where ``g'(z)`` belongs.
+
+    Why tempting: for the sigmoid, ``g'(z) = σ(z)(1 − σ(z)) = a(1 − a)`` is written with
+    the activation ``a``, and formulas that use ``a`` for ``σ(z)`` are easily misread as
+    "multiply by the activation". Both factors are positive numbers below 1, so nothing
+    looks wrong, and training may even make some progress.
+    """
+
+    mistake = "δ = (δ W) ⊙ g(z) instead of g′(z)"
+    why_tempting = "g′ of the sigmoid is written as a(1 − a), easily misread as a"
+
+    def propagate(self, delta: Array, l: int, zs: list[Array], grad_W: Array) -> Array:
+        return (delta @ self.weights[l]) * self.activation.function(zs[l - 1])
+
+
+class DerivativeAtOutputLayer(StagedBackprop):
+    """The recursion evaluates ``g'`` at the output layer's ``z^(L)`` in every layer.
+
+    Why tempting: the output delta BP1 contains ``g'(z^(L))``, and copying that factor
+    into the recursion without changing the layer index gives ``g'(z^(L))`` everywhere.
+    It only runs when every hidden layer has as many units as the output layer (otherwise
+    the shapes differ), so the class refuses other architectures: on those the mistake
+    is an immediate shape error, not a silent one.
+    """
+
+    mistake = "δ^(l) = (δ^(l+1) W) ⊙ g′(z^(L)) instead of g′(z^(l))"
+    why_tempting = "copied from the output delta BP1 without changing the layer index"
+
+    def __init__(self, layer_sizes: Sequence[int], *args, **kwargs) -> None:
+        super().__init__(layer_sizes, *args, **kwargs)
+        if len(set(self.layer_sizes[1:])) != 1:
+            raise ValueError(
+                "DerivativeAtOutputLayer needs every hidden layer as wide as the output "
+                f"layer (e.g. (3, 2, 2, 2)), got layer_sizes={self.layer_sizes}"
+            )
+
+    def propagate(self, delta: Array, l: int, zs: list[Array], grad_W: Array) -> Array:
+        return (delta @ self.weights[l]) * self.activation.derivative(zs[-1])
+
+
+class MissingTranspose(StagedBackprop):
+    """The recursion multiplies by ``W`` where ``Wᵀ`` belongs.
+
+    In the column form the mistake reads ``δ^(l) = (W^(l+1) δ^(l+1)) ⊙ g'(z^(l))``; in the
+    row form used here it is ``δ @ W.T`` instead of ``δ @ W``. With layers of different
+    widths the product does not exist and numpy raises a shape error; with square weight
+    matrices it runs and returns a wrong gradient without complaint.
+
+    Why tempting: the forward pass multiplies by ``W``, and "send the error back through
+    the same weights" sounds like multiplying by ``W`` again.
+    """
+
+    mistake = "δ^(l) = (W δ^(l+1)) ⊙ g′(z^(l)) instead of (Wᵀ δ^(l+1)) ⊙ g′(z^(l))"
+    why_tempting = "'send the error back through the same weights' sounds like W, not Wᵀ"
+
+    def propagate(self, delta: Array, l: int, zs: list[Array], grad_W: Array) -> Array:
+        return (delta @ self.weights[l].T) * self.activation.derivative(zs[l - 1])
+
+
+class DoubleSigmoidDerivative(StagedBackprop):
+    """The output delta multiplies by ``σ'(z^(L))`` although the loss already accounted for it.
+
+    With a sigmoid output and the cross-entropy the factor ``σ'(z)`` cancels:
+    ``δ^(L) = (a − y)/m``. Applying the general rule ``δ^(L) = ∂E/∂a ⊙ σ'(z)`` *to that
+    already simplified* ``a − y`` multiplies by ``σ'`` a second time. (With the squared
+    error it likewise gives ``σ'(z)²``.) The class needs ``output_activation="sigmoid"``.
+
+    Why tempting: BP1 is usually taught as "error times σ'", and ``a − y`` looks exactly
+    like the error.
+    """
+
+    mistake = "δ^(L) = (a − y) ⊙ σ′(z^(L)) with cross-entropy, where σ′ already cancelled"
+    why_tempting = "BP1 is taught as 'error times σ′', and a − y looks like the error"
+
+    def __init__(self, layer_sizes: Sequence[int], *args, **kwargs) -> None:
+        super().__init__(layer_sizes, *args, **kwargs)
+        if self.output_activation != "sigmoid":
+            raise ValueError(
+                "DoubleSigmoidDerivative needs output_activation='sigmoid', "
+                f"got {self.output_activation!r}"
+            )
+
+    def output_delta(self, loss: str, Z: Array, A: Array, Y: Array) -> tuple[float, Array]:
+        E, delta = super().output_delta(loss, Z, A, Y)
+        return E, delta * activations.sigmoid_prime(Z)
+
+
+class UpdateBeforeBackpropagating(StagedBackprop):
+    """Each layer's weights are updated before the delta is sent back through them.
+
+    The mistaken training step walks back from the output, computes ``∂E/∂W^(l)``,
+    changes ``W^(l) ← W^(l) − η ∂E/∂W^(l)`` at once, and only then computes
+    ``δ^(l−1)`` with the *new* ``W^(l)``. The gradients of all earlier layers then belong
+    to no single network. To make the mistake checkable this class does not change its
+    weights: ``gradients`` returns the gradients that such a step would apply, computed
+    with the updated matrices, and leaves ``weights`` as they were.
+
+    Why tempting: "adjust the last layer, then move on to the one before it" describes
+    the backward pass as a sequence of corrections, and updating as soon as a gradient
+    is known looks like it saves memory.
+
+    Parameters
+    ----------
+    layer_sizes, activation, output_activation, seed
+        As for :class:`~bpbook.network.MLP`.
+    learning_rate : float, > 0
+        The step ``η`` of the premature update; the error grows with it.
+    """
+
+    mistake = "W^(l) updated before δ^(l−1) is computed through it"
+    why_tempting = "'adjust the last layer, then the one before' sounds like the algorithm"
+
+    def __init__(self, layer_sizes: Sequence[int], *args, learning_rate: float = 0.5, **kwargs):
+        super().__init__(layer_sizes, *args, **kwargs)
+        if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)) \
+                or not (np.isfinite(learning_rate) and learning_rate > 0):
+            raise ValueError(f"learning_rate must be a finite number > 0, got {learning_rate!r}")
+        self.learning_rate = float(learning_rate)
+
+    def propagate(self, delta: Array, l: int, zs: list[Array], grad_W: Array) -> Array:
+        updated = self.weights[l] - self.learning_rate * grad_W
+        return (delta @ updated) * self.activation.derivative(zs[l - 1])
+
+
+#: The mistakes by short name, for tables and for autograder tests.
+MISTAKES: dict[str, type[StagedBackprop]] = {
+    "g instead of g'": ActivationInsteadOfDerivative,
+    "g' at z^(L)": DerivativeAtOutputLayer,
+    "missing transpose": MissingTranspose,
+    "σ' applied twice": DoubleSigmoidDerivative,
+    "update before backpropagating": UpdateBeforeBackpropagating,
+}

@@ -1,0 +1,102 @@
+"""Tests of bpbook.pitfalls: every known mistake fails the gradient check, the reference passes."""
+
+import numpy as np
+import pytest
+
+from bpbook import MLP
+from bpbook.gradcheck import check_gradients
+from bpbook.pitfalls import (
+    MISTAKES,
+    DerivativeAtOutputLayer,
+    DoubleSigmoidDerivative,
+    MissingTranspose,
+    StagedBackprop,
+    UpdateBeforeBackpropagating,
+)
+
+# Square layers, so that every mistake runs (the missing transpose included).
+SIZES = (3, 3, 3, 3)
+
+
+def problem(m=8, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(m, SIZES[0]))
+    Y = (rng.uniform(size=(m, SIZES[-1])) > 0.5).astype(np.float64)
+    return X, Y
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
+@pytest.mark.parametrize("loss", ["binary_cross_entropy", "mse"])
+def test_staged_reference_passes_and_equals_mlp(activation, loss):
+    X, Y = problem()
+    net = StagedBackprop(SIZES, activation=activation, output_activation="sigmoid", seed=2)
+    assert check_gradients(net, X, Y, loss, l2=0.3).max_error <= 1e-7
+    reference = MLP(SIZES, activation=activation, output_activation="sigmoid", seed=2)
+    mine, theirs = net.gradients(X, Y, loss, 0.3), reference.gradients(X, Y, loss, 0.3)
+    assert mine[0] == theirs[0]
+    for a, b in zip(mine[1] + mine[2], theirs[1] + theirs[2]):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("name", list(MISTAKES))
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
+@pytest.mark.parametrize("loss", ["binary_cross_entropy", "mse"])
+def test_every_mistake_fails_the_gradient_check(name, activation, loss):
+    X, Y = problem()
+    net = MISTAKES[name](SIZES, activation=activation, output_activation="sigmoid", seed=2)
+    check = check_gradients(net, X, Y, loss)
+    assert check.max_error > 1e-2, (name, str(check))
+    assert not check.passed(1e-4)
+
+
+@pytest.mark.parametrize("name", list(MISTAKES))
+def test_mistakes_are_documented(name):
+    cls = MISTAKES[name]
+    assert issubclass(cls, StagedBackprop) and cls is not StagedBackprop
+    assert cls.mistake and cls.why_tempting and "Why tempting" in cls.__doc__
+
+
+def test_missing_transpose_is_a_shape_error_for_non_square_layers():
+    net = MissingTranspose((3, 4, 2), seed=0)
+    with pytest.raises(ValueError, match="mismatch"):
+        net.gradients(np.ones((5, 3)), np.zeros((5, 2)))
+
+
+def test_mistakes_only_touch_the_layers_below_the_output():
+    # BP3/BP4 of the last layer use only the output delta, so a wrong recursion leaves
+    # the last layer's gradient right: the gradient check must look at every layer.
+    X, Y = problem()
+    for cls in (MissingTranspose, DerivativeAtOutputLayer, UpdateBeforeBackpropagating):
+        check = check_gradients(cls(SIZES, activation="tanh", seed=1), X, Y)
+        assert check.weight_errors[-1] <= 1e-7 and check.bias_errors[-1] <= 1e-7
+        assert check.weight_errors[0] > 1e-2
+
+
+def test_update_before_backpropagating_leaves_weights_unchanged():
+    X, Y = problem()
+    net = UpdateBeforeBackpropagating(SIZES, seed=3, learning_rate=1.0)
+    before = [W.copy() for W in net.weights]
+    net.gradients(X, Y)
+    for a, b in zip(before, net.weights):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_update_error_grows_with_the_learning_rate():
+    X, Y = problem()
+    nets = [UpdateBeforeBackpropagating(SIZES, seed=3, learning_rate=eta) for eta in (0.01, 0.1, 1)]
+    errors = [check_gradients(net, X, Y).max_error for net in nets]
+    assert errors[0] < errors[1] < errors[2]
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: DerivativeAtOutputLayer((3, 4, 2)), "as wide as the output"),
+        (lambda: DoubleSigmoidDerivative((3, 2), output_activation="identity"), "sigmoid"),
+        (lambda: UpdateBeforeBackpropagating((3, 2), learning_rate=-1.0), "learning_rate"),
+        (lambda: UpdateBeforeBackpropagating((3, 2), learning_rate=np.inf), "learning_rate"),
+    ],
+)
+def test_bad_arguments_are_named(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
