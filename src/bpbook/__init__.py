@@ -6,8 +6,15 @@ Modules are named after what the chapters teach:
 - :mod:`bpbook.losses` — E and the output delta ∂E/∂z
 - :mod:`bpbook.network` — the MLP, its forward pass and backpropagation
 - :mod:`bpbook.gradcheck` — finite differences and relative errors
+- :mod:`bpbook.autodiff` — a scalar reverse-mode engine (the chain rule on a graph)
+- :mod:`bpbook.backprop` — the classic per-example algorithm and perturbation learning
+- :mod:`bpbook.pitfalls` — popular backpropagation mistakes, implemented to be caught
+- :mod:`bpbook.optim` — gradient descent, momentum and the training loop
+- :mod:`bpbook.evolution` — hill climbing, genetic algorithms, evolution strategies
 - :mod:`bpbook.datasets` — bundled data (digits, XOR, moons)
 - :mod:`bpbook.symbolic` — SymPy counterparts and symbolic-vs-numeric checks
+- :mod:`bpbook.widgets`, :mod:`bpbook.experiments`, :mod:`bpbook.plotting` — interactive
+  experiments that also work on the static website, and the book's figures
 """
 
 from bpbook.network import MLP

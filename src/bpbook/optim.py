@@ -59,7 +59,7 @@ class GradientDescent:
     Notes
     -----
     With ``momentum = μ`` the update is ``v ← μ v − η g``, ``θ ← θ + v``, with the
-    velocity ``v`` starting at 0 {cite:p}`polyak1964some`. Unrolled, it is
+    velocity ``v`` starting at 0 (Polyak 1964). Unrolled, it is
     ``θ_{k+1} = θ_k − η g_k + μ (θ_k − θ_{k−1})``: the previous step is repeated, shrunk
     by μ, on top of the new one.
 
