@@ -9,12 +9,16 @@ BIN    := $(VENV)/bin
 # build, the tests and JupyterLab all run the environment's Python.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export PYTHONHASHSEED := 0
+# One BLAS thread per process: the build and the tests run two kernels at a time on two
+# cores, and the book's matrices are small, so more threads only fight over the cores.
+export OPENBLAS_NUM_THREADS := 1
+export OMP_NUM_THREADS := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 BOOK_STAMP := $(VENV)/.book-installed
 TEST_STAMP := $(VENV)/.test-installed
 
-.PHONY: install book test lab serve bench clean
+.PHONY: install book test lab serve bench clean assignments grade
 
 install: $(BOOK_STAMP)
 
@@ -40,6 +44,19 @@ book: $(BOOK_STAMP)
 test: $(TEST_STAMP)
 	tools/install_browser_test_deps.sh
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+## Build every assignment into assignments/<name>/dist/: the student notebook
+## (student/<name>.ipynb) and the autograder (autograder/<name>-autograder.zip).
+## The reference solutions are graded on the way and must score full marks.
+assignments: $(BOOK_STAMP)
+	$(BIN)/python tools/build_assignments.py
+
+## Grade a folder of submitted notebooks into SUBMISSIONS/scores.csv (and .json), e.g.
+## make grade SUBMISSIONS=~/submissions/backprop [ASSIGNMENT=backprop]
+## Runs the submitted code without a container: see assignments/README.md.
+grade: $(BOOK_STAMP)
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder [ASSIGNMENT=name]"; exit 2; }
+	$(BIN)/python tools/grade.py "$(SUBMISSIONS)" $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT))
 
 ## Open the chapters as runnable notebooks in JupyterLab.
 lab: $(BOOK_STAMP)

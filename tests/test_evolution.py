@@ -295,6 +295,8 @@ def test_divergence_is_detected_and_reported_without_warnings():
     run = optimize(es, lambda X: np.exp(np.sum(X**2, axis=1)), 10_000)
     assert run.diverged and not run.reached_target
     assert np.all(np.isfinite(run.losses))
+    # The solution returned is the last one recorded, not the one that blew up.
+    assert np.exp(np.sum(run.solution**2)) == run.losses[-1]
 
 
 def test_evaluations_to_target():

@@ -4,6 +4,10 @@ Jupyter Book's ``cache`` execution mode re-executes a chapter only when its code
 change. It does not notice changes to the ``bpbook`` package the chapters import, so a
 stale cache would publish numbers the current code no longer produces. We therefore key
 the cache on a hash of the package source and clear it when the package changes.
+
+The assignments' pages (``assignments/pages/<name>.ipynb``, the student notebooks with
+their public tests shown) are generated, not committed: they are (re)built from the
+masters in ``assignments/`` first, when a master changed, by ``tools/build_assignments.py``.
 """
 
 import argparse
@@ -36,13 +40,31 @@ def clear_stale_cache(build_dir: Path) -> None:
     stamp.write_text(current)
 
 
+def build_assignment_pages() -> int:
+    """Generate the book pages of the assignments whose master changed; return the exit code.
+
+    The reference solutions are not graded here (``make assignments`` does that): the
+    pages show the student version, and building it is all the book needs.
+    """
+    command = [
+        sys.executable, str(ROOT / "tools" / "build_assignments.py"),
+        "--no-run-tests", "--if-changed",
+    ]
+    return subprocess.call(command, cwd=ROOT)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--path-output", type=Path, default=ROOT,
                         help="folder that receives _build/ (default: the repository)")
     parser.add_argument("--toc", type=Path, default=None,
                         help="alternative table of contents, e.g. to build one chapter")
+    parser.add_argument("--config", type=Path, default=None,
+                        help="alternative _config.yml, passed on to jupyter-book")
     args = parser.parse_args(argv)
+    if build_assignment_pages() != 0:
+        print("error: building the assignments' pages failed", file=sys.stderr)
+        return 1
     clear_stale_cache(args.path_output / "_build")
     command = [
         str(Path(sys.executable).parent / "jupyter-book"), "build", str(ROOT),
@@ -51,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     ]
     if args.toc is not None:
         command += ["--toc", str(args.toc)]
+    if args.config is not None:
+        command += ["--config", str(args.config)]
     # The published page has no kernel: interactive experiments must precompute their
     # frames (see bpbook.widgets). Kernels started by the build inherit this variable.
     env = {**os.environ, "BPBOOK_STATIC_WIDGETS": "1"}
