@@ -49,7 +49,10 @@ def median_time(call, repeats: int) -> float:
 def main() -> None:
     rng = np.random.default_rng(0)
     print(f"BLAS threads: {os.environ['OPENBLAS_NUM_THREADS']}")
-    print(f"{'layers':<22}{'batch':>6}{'params':>10}{'forward ms':>12}{'gradient ms':>13}{'ratio':>8}")
+    print(
+        f"{'layers':<22}{'batch':>6}{'params':>10}"
+        f"{'forward ms':>12}{'gradient ms':>13}{'ratio':>8}"
+    )
     for sizes, m in CASES:
         net = MLP(sizes, activation="sigmoid", output_activation="identity", seed=0)
         X = rng.normal(size=(m, sizes[0]))

@@ -175,7 +175,8 @@ def test_student_notebook_has_no_solutions_and_no_hidden_tests(built, name):
     hidden, public = hidden_tests(name)
     assert code, f"{name}: found no solution code in the master"
     assert hidden and public, f"{name}: needs public and hidden tests"
-    for path in (build_assignments.student_notebook(name, built), built / "pages" / f"{name}.ipynb"):
+    student = build_assignments.student_notebook(name, built)
+    for path in (student, built / "pages" / f"{name}.ipynb"):
         nb = nbformat.read(path, as_version=4)
         text = path.read_text()
         lines = {line.strip() for cell in nb.cells if cell.cell_type == "code"

@@ -47,7 +47,7 @@ def test_chapter_opens_as_a_notebook(chapter):
 def test_chapter_has_the_parts_of_a_chapter(chapter):
     """Objectives, SymPy checks, an experiment with widgets, exercises with solutions."""
     text = chapter.read_text()
-    assert re.search(r"^\(ch-[a-z0-9-]+\)=$", text, re.M), "a label like (ch-name)= before the title"
+    assert re.search(r"^\(ch-[a-z0-9-]+\)=$", text, re.M), "a label (ch-name)= before the title"
     assert "Learning objectives" in text
     assert re.search(r"^\s*(import sympy|from sympy)", text, re.M), "SymPy derivations"
     assert "explorer(" in text or "ipywidgets" in text, "an interactive experiment"

@@ -114,7 +114,8 @@ def test_probabilities_out_of_range_are_refused():
 def test_unknown_loss_and_wrong_output_activation():
     with pytest.raises(ValueError, match="unknown loss 'hinge'.*'mse'"):
         losses.check_loss_and_output("hinge", "identity")
-    with pytest.raises(ValueError, match="'binary_cross_entropy' needs output_activation 'sigmoid'"):
+    expected = "'binary_cross_entropy' needs output_activation 'sigmoid'"
+    with pytest.raises(ValueError, match=expected):
         losses.check_loss_and_output("binary_cross_entropy", "identity")
 
 

@@ -240,7 +240,8 @@ def test_bad_weight_assignment():
 
 def test_loss_needs_matching_output_activation():
     net = MLP([2, 1], output_activation="identity")
-    with pytest.raises(ValueError, match="'binary_cross_entropy' needs output_activation 'sigmoid'"):
+    expected = "'binary_cross_entropy' needs output_activation 'sigmoid'"
+    with pytest.raises(ValueError, match=expected):
         net.gradients(np.ones((1, 2)), np.ones((1, 1)), loss="binary_cross_entropy")
     with pytest.raises(ValueError, match="unknown loss 'cross_entropy'"):
         net.loss(np.ones((1, 2)), np.ones((1, 1)), loss="cross_entropy")

@@ -128,7 +128,10 @@ def main() -> None:
             wait_for_math(page)
         page.wait_for_timeout(500)
         page.screenshot(path=str(args.output), full_page=args.full)
-        print(f"wrote {args.output}; JavaScript errors: {errors or 'none'}; refused: {refused or 'none'}")
+        print(
+            f"wrote {args.output}; JavaScript errors: {errors or 'none'}; "
+            f"refused: {refused or 'none'}"
+        )
 
 
 if __name__ == "__main__":

@@ -52,7 +52,8 @@ def digits(
     Returns
     -------
     Split
-        ``X_*`` of shape ``(m, 64)`` (an image is ``X[i].reshape(8, 8)``), ``y_*`` of shape ``(m,)``.
+        ``X_*`` of shape ``(m, 64)`` (an image is ``X[i].reshape(8, 8)``), ``y_*`` of
+        shape ``(m,)``.
     """
     from sklearn.datasets import load_digits  # imported here: only this loader needs it
 

@@ -38,7 +38,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from bpbook import activations, losses
-from bpbook._checks import as_float_array, check_finite
+from bpbook._checks import as_float_array, check_count, check_finite, check_positive
 from bpbook.network import MLP
 from bpbook.optim import DIVERGENCE_FACTOR
 
@@ -370,7 +370,7 @@ def es_gradient(fitness: ArrayLike, epsilons: ArrayLike, sigma: float) -> Array:
     """
     fitness = as_float_array(fitness, "fitness", ndim=1)
     epsilons = as_float_array(epsilons, "epsilons", ndim=2)
-    sigma = _check_positive(sigma, "sigma")
+    sigma = check_positive(sigma, "sigma")
     if epsilons.shape[0] != len(fitness):
         raise ValueError(
             f"epsilons has {epsilons.shape[0]} rows but fitness has {len(fitness)} values"
@@ -507,8 +507,8 @@ class HillClimber(Strategy):
         seed: int = 0,
     ) -> None:
         super().__init__(x0, seed)
-        self.sigma = _check_positive(sigma, "sigma")
-        self.population = _check_count(population, "population", minimum=1)
+        self.sigma = check_positive(sigma, "sigma")
+        self.population = check_count(population, "population", minimum=1)
         if not isinstance(adapt_sigma, bool):
             raise TypeError(f"adapt_sigma must be True or False, got {adapt_sigma!r}")
         self.adapt_sigma = adapt_sigma
@@ -597,27 +597,27 @@ class GeneticAlgorithm(Strategy):
         seed: int = 0,
     ) -> None:
         super().__init__(x0, seed)
-        self.sigma = _check_positive(sigma, "sigma")
-        self.population = _check_count(population, "population", minimum=2)
+        self.sigma = check_positive(sigma, "sigma")
+        self.population = check_count(population, "population", minimum=2)
         if selection not in SELECTIONS:
             known = ", ".join(repr(s) for s in SELECTIONS)
             raise ValueError(f"unknown selection {selection!r}; known: {known}")
         self.selection = selection
         default_parents = max(1, self.population // 5)
-        self.parents = _check_count(
+        self.parents = check_count(
             default_parents if parents is None else parents, "parents", minimum=1
         )
         if self.parents > self.population:
             raise ValueError(
                 f"parents must be at most population = {self.population}, got {self.parents}"
             )
-        self.tournament_size = _check_count(tournament_size, "tournament_size", minimum=1)
+        self.tournament_size = check_count(tournament_size, "tournament_size", minimum=1)
         if isinstance(crossover, bool) or not isinstance(crossover, Real) or not (
             0.0 <= crossover <= 1.0
         ):
             raise ValueError(f"crossover must be a probability in [0, 1], got {crossover!r}")
         self.crossover = float(crossover)
-        self.elite = _check_count(elite, "elite", minimum=1)
+        self.elite = check_count(elite, "elite", minimum=1)
         if self.elite >= self.population:
             raise ValueError(
                 f"elite must be smaller than population = {self.population}, got {self.elite}"
@@ -731,9 +731,9 @@ class EvolutionStrategy(Strategy):
         seed: int = 0,
     ) -> None:
         super().__init__(x0, seed)
-        self.sigma = _check_positive(sigma, "sigma")
-        self.population = _check_count(population, "population", minimum=2)
-        self.learning_rate = _check_positive(learning_rate, "learning_rate")
+        self.sigma = check_positive(sigma, "sigma")
+        self.population = check_count(population, "population", minimum=2)
+        self.learning_rate = check_positive(learning_rate, "learning_rate")
         for flag, name in ((antithetic, "antithetic"), (rank_shaping, "rank_shaping")):
             if not isinstance(flag, bool):
                 raise TypeError(f"{name} must be True or False, got {flag!r}")
@@ -864,14 +864,16 @@ def optimize(
     (array([0, 1, 2]), True)
     """
     if not isinstance(strategy, Strategy):
-        raise TypeError(f"strategy must be a bpbook.evolution Strategy, got {type(strategy).__name__}")
+        raise TypeError(
+            f"strategy must be a bpbook.evolution Strategy, got {type(strategy).__name__}"
+        )
     if not callable(f):
         raise TypeError(f"f must be callable, got {type(f).__name__}")
-    max_evaluations = _check_count(max_evaluations, "max_evaluations", minimum=1)
+    max_evaluations = check_count(max_evaluations, "max_evaluations", minimum=1)
     if target is not None:
         if isinstance(target, bool) or not isinstance(target, Real) or not np.isfinite(target):
             raise ValueError(f"target must be a finite number or None, got {target!r}")
-    factor = _check_positive(divergence_factor, "divergence_factor")
+    factor = check_positive(divergence_factor, "divergence_factor")
     if factor <= 1:
         raise ValueError(f"divergence_factor must be greater than 1, got {divergence_factor!r}")
 
@@ -963,7 +965,9 @@ def evaluations_to_target(
 
 # --- argument checks --------------------------------------------------------------------
 
-def _check_vector(value: ArrayLike, name: str, length: int | None = None, finite: bool = True) -> Array:
+def _check_vector(
+    value: ArrayLike, name: str, length: int | None = None, finite: bool = True
+) -> Array:
     vector = as_float_array(value, name, ndim=1)
     if length is not None and len(vector) != length:
         raise ValueError(f"{name} must have length {length}, got {len(vector)}")
@@ -974,18 +978,3 @@ def _check_vector(value: ArrayLike, name: str, length: int | None = None, finite
     return np.array(vector, dtype=np.float64, copy=True)
 
 
-def _check_positive(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    number = float(value)
-    if not (np.isfinite(number) and number > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return number
-
-
-def _check_count(value: object, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}")
-    return int(value)

@@ -143,8 +143,11 @@ def loss_curves_explorer(
             x, y, _ = loss_curve(other)
             ax.plot(x, np.where(y > 0, y, np.nan), color="0.85", lw=1)
         plot_loss_curve(ax, results[eta], color="C0", lw=2.5)
-        outcome = "diverged" if results[eta].diverged else f"final loss {loss_curve(results[eta])[1][-1]:.3g}"
-        ax.set(ylim=(low, high), ylabel="loss", title=f"{title}: {description} = {eta:g}, {outcome}")
+        final = loss_curve(results[eta])[1][-1]
+        outcome = "diverged" if results[eta].diverged else f"final loss {final:.3g}"
+        ax.set(
+            ylim=(low, high), ylabel="loss", title=f"{title}: {description} = {eta:g}, {outcome}"
+        )
         return fig
 
     return explorer(render, list(results), description=description, initial=initial, mode=mode)

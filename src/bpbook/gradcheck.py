@@ -54,7 +54,8 @@ def numerical_gradient(f: Callable[[Array], float], x: Array, h: float = 1e-5) -
     if not isinstance(x, np.ndarray) or x.dtype != np.float64:
         raise TypeError(
             "x must be a float64 numpy array (it is perturbed in place), "
-            f"got {type(x).__name__}" + (f" of dtype {x.dtype}" if isinstance(x, np.ndarray) else "")
+            f"got {type(x).__name__}"
+            + (f" of dtype {x.dtype}" if isinstance(x, np.ndarray) else "")
         )
     if not (isinstance(h, (int, float)) and np.isfinite(h) and h > 0):
         raise ValueError(f"h must be a finite number > 0, got {h!r}")

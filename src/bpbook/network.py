@@ -143,7 +143,8 @@ class MLP:
         gain = 2.0 if activation == "relu" else 1.0
         pairs = list(zip(self.layer_sizes[:-1], self.layer_sizes[1:]))
         self._weights = Parameters(
-            "weights", [rng.normal(0.0, np.sqrt(gain / n_in), (n_out, n_in)) for n_in, n_out in pairs]
+            "weights",
+            [rng.normal(0.0, np.sqrt(gain / n_in), (n_out, n_in)) for n_in, n_out in pairs],
         )
         self._biases = Parameters("biases", [np.zeros(n_out) for _, n_out in pairs])
 

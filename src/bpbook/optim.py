@@ -21,14 +21,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from numbers import Integral, Real
+from numbers import Integral
 from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from bpbook import losses
-from bpbook._checks import as_float_array, check_finite, check_nonnegative
+from bpbook._checks import (
+    as_float_array,
+    check_count,
+    check_finite,
+    check_nonnegative,
+    check_positive,
+)
 from bpbook.network import MLP
 
 if TYPE_CHECKING:
@@ -72,7 +78,7 @@ class GradientDescent:
     """
 
     def __init__(self, learning_rate: float, momentum: float = 0.0) -> None:
-        self.learning_rate = _check_positive(learning_rate, "learning_rate")
+        self.learning_rate = check_positive(learning_rate, "learning_rate")
         momentum = check_nonnegative(momentum, "momentum")
         if momentum >= 1.0:
             raise ValueError(f"momentum must lie in [0, 1), got {momentum!r}")
@@ -221,7 +227,7 @@ def minimize(
             raise TypeError(f"{name} must be callable, got {type(func).__name__}")
     x = np.array(as_float_array(x0, "x0"), dtype=np.float64)
     check_finite(x, "x0")
-    steps = _check_count(steps, "steps", minimum=0)
+    steps = check_count(steps, "steps", minimum=0)
     bound = _check_divergence_factor(divergence_factor)
     optimizer = GradientDescent(learning_rate, momentum)
     value = float(f(x))
@@ -297,7 +303,10 @@ class History:
         return len(self.step_loss)
 
     def __str__(self) -> str:
-        parts = [f"{self.epochs} epochs, {self.steps} steps", f"train loss {self.train_loss[-1]:.4g}"]
+        parts = [
+            f"{self.epochs} epochs, {self.steps} steps",
+            f"train loss {self.train_loss[-1]:.4g}",
+        ]
         if self.test_loss is not None:
             parts.append(f"test loss {self.test_loss[-1]:.4g}")
         if self.test_accuracy is not None:
@@ -391,8 +400,8 @@ def train(
         )
     X, Y, l2 = net._check_data(X, Y, loss, l2)
     m = X.shape[0]
-    epochs = _check_count(epochs, "epochs", minimum=1)
-    batch_size = m if batch_size is None else _check_count(batch_size, "batch_size", minimum=1)
+    epochs = check_count(epochs, "epochs", minimum=1)
+    batch_size = m if batch_size is None else check_count(batch_size, "batch_size", minimum=1)
     if batch_size > m:
         raise ValueError(
             f"batch_size is {batch_size} but there are only {m} training examples; "
@@ -500,7 +509,7 @@ def largest_curvature(
     if not isinstance(net, MLP):
         raise TypeError(f"net must be a bpbook MLP, got {type(net).__name__}")
     X, Y, l2 = net._check_data(X, Y, loss, l2)
-    iterations = _check_count(iterations, "iterations", minimum=1)
+    iterations = check_count(iterations, "iterations", minimum=1)
     params = [*net.weights, *net.biases]
     original = [p.copy() for p in params]
     eps = 1e-4
@@ -641,25 +650,8 @@ def _progress_bar(epochs: int, show: bool) -> tqdm | None:
     return bar(total=epochs, desc="epochs", unit="epoch")
 
 
-def _check_positive(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    number = float(value)
-    if not (np.isfinite(number) and number > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return number
-
-
-def _check_count(value: object, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}")
-    return int(value)
-
-
 def _check_divergence_factor(value: object) -> float:
-    factor = _check_positive(value, "divergence_factor")
+    factor = check_positive(value, "divergence_factor")
     if factor <= 1.0:
         raise ValueError(f"divergence_factor must be greater than 1, got {value!r}")
     return factor
