@@ -60,7 +60,7 @@ grade: $(BOOK_STAMP)
 
 ## Open the chapters as runnable notebooks in JupyterLab.
 lab: $(BOOK_STAMP)
-	$(BIN)/jupyter lab chapters
+	$(BIN)/jupyter lab chapters $(if $(filter 0,$(shell id -u)),--allow-root)
 
 ## Serve the built website on http://localhost:8000.
 serve:
