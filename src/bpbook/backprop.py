@@ -24,15 +24,15 @@ way as the network's: ``zs[l - 1]`` is ``z^(l)``, ``activations[l]`` is ``a^(l)`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from bpbook import activations, losses
-from bpbook._checks import as_float_array, check_nonnegative
+from bpbook import losses
+from bpbook._checks import as_float_array
 from bpbook.network import MLP, check_layer_sizes
 
 __all__ = [
@@ -85,20 +85,6 @@ def _check_network(net: object) -> MLP:
     return net
 
 
-def _output_function(name: str) -> Callable[[ArrayLike], Array]:
-    if name == "softmax":
-        return activations.softmax
-    return activations.get_activation(name).function
-
-
-def _check_problem(net: MLP, X: ArrayLike, Y: ArrayLike, loss: str, l2: float):
-    """The checks of ``MLP.gradients``, through the network's public helpers."""
-    losses.check_loss_and_output(loss, net.output_activation)
-    X = net.check_inputs(X)
-    Y = losses.check_targets(Y, X.shape[0], net.layer_sizes[-1], loss)
-    return X, Y, check_nonnegative(l2, "l2")
-
-
 def backprop_example(net: MLP, x: ArrayLike, y: ArrayLike, loss: str = "mse") -> ExampleTrace:
     """Backpropagation for a single example, one equation per line, column convention.
 
@@ -140,12 +126,12 @@ def backprop_example(net: MLP, x: ArrayLike, y: ArrayLike, loss: str = "mse") ->
     x = as_float_array(x, "x", ndim=1)
     # A scalar label stays an integer array so check_targets can one-hot encode it.
     y_row = np.reshape(y, (1,)) if np.ndim(y) == 0 else np.asarray(y)[None, :]
-    X, Y, _ = _check_problem(net, x[None, :], y_row, loss, 0.0)
+    X, Y, _ = net.check_data(x[None, :], y_row, loss, 0.0)
     a = X[0]
     zs, acts = [], [a]
     for l, (W, b) in enumerate(zip(net.weights, net.biases), start=1):
         z = W @ a + b
-        a = _output_function(net.output_activation)(z) if l == net.n_layers else net.activation(z)
+        a = net.apply_output_activation(z) if l == net.n_layers else net.activation(z)
         zs.append(z)
         acts.append(a)
     # With one example (m = 1) the minibatch output delta is the per-example delta.
@@ -205,7 +191,7 @@ def theta_delta_gradients(
     True
     """
     net = _check_network(net)
-    X, Y, l2 = _check_problem(net, X, Y, loss, l2)
+    X, Y, l2 = net.check_data(X, Y, loss, l2)
     m = X.shape[0]
     Delta = [np.zeros_like(W) for W in net.weights]
     Delta_b = [np.zeros_like(b) for b in net.biases]
@@ -246,7 +232,7 @@ def minibatch_deltas(net: MLP, X: ArrayLike, Y: ArrayLike, loss: str = "mse") ->
     [(5, 4), (5, 4), (5, 1)]
     """
     net = _check_network(net)
-    X, Y, _ = _check_problem(net, X, Y, loss, 0.0)
+    X, Y, _ = net.check_data(X, Y, loss, 0.0)
     traces = [backprop_example(net, x, y, loss) for x, y in zip(X, Y)]
     return [np.stack(per_layer) for per_layer in zip(*(t.deltas for t in traces))]
 
@@ -352,7 +338,7 @@ def perturbation_gradients(
     net = _check_network(net)
     if isinstance(h, bool) or not isinstance(h, (int, float)) or not (np.isfinite(h) and h > 0):
         raise ValueError(f"h must be a finite number > 0, got {h!r}")
-    X, Y, l2 = _check_problem(net, X, Y, loss, l2)
+    X, Y, l2 = net.check_data(X, Y, loss, l2)
     E0 = net.loss(X, Y, loss=loss, l2=l2)
 
     def nudged(parameters: Sequence[Array]) -> list[Array]:

@@ -207,7 +207,7 @@ class NetworkObjective:
             self._labels = _class_labels_of(Y, X.shape[0], net.layer_sizes[-1])
             Y = None
         else:
-            X, Y, _ = net._check_data(X, Y, loss, 0.0)
+            X, Y, _ = net.check_data(X, Y, loss, 0.0)
         self.X, self.Y = X, Y
         self.n_parameters = net.n_parameters
         self._shapes = _shapes(net)

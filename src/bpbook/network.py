@@ -203,7 +203,8 @@ class MLP:
         twin._biases = Parameters("biases", list(self.biases))
         return twin
 
-    def _output(self, Z: Array) -> Array:
+    def apply_output_activation(self, Z: ArrayLike) -> Array:
+        """The output layer's activation ``g_L`` applied to ``Z`` (softmax along the last axis)."""
         if self.output_activation == "softmax":
             return activations.softmax(Z)
         return activations.get_activation(self.output_activation).function(Z)
@@ -239,7 +240,8 @@ class MLP:
         zs, acts = [], [A]
         for l, (W, b) in enumerate(zip(self.weights, self.biases)):
             Z = A @ W.T + b
-            A = self._output(Z) if l == self.n_layers - 1 else self.activation.function(Z)
+            last = l == self.n_layers - 1
+            A = self.apply_output_activation(Z) if last else self.activation.function(Z)
             zs.append(Z)
             acts.append(A)
         return ForwardPass(zs, acts)
@@ -260,7 +262,14 @@ class MLP:
             return (A[:, 0] > threshold).astype(np.int64)
         return np.argmax(A, axis=1)
 
-    def _check_data(self, X: ArrayLike, Y: ArrayLike, loss: str, l2: float):
+    def check_data(
+        self, X: ArrayLike, Y: ArrayLike, loss: str, l2: float
+    ) -> tuple[Array, Array, float]:
+        """Check a minibatch, a loss name and λ as :meth:`gradients` does; return them cleaned.
+
+        Returns ``X`` of shape ``(m, n_in)``, ``Y`` of shape ``(m, n_out)`` (labels one-hot
+        encoded) and ``l2`` as a float; raises ``TypeError``/``ValueError`` naming the problem.
+        """
         losses.check_loss_and_output(loss, self.output_activation)
         X = self.check_inputs(X)
         Y = losses.check_targets(Y, X.shape[0], self.layer_sizes[-1], loss)
@@ -268,7 +277,7 @@ class MLP:
 
     def loss(self, X: ArrayLike, Y: ArrayLike, loss: str = "mse", l2: float = 0.0) -> float:
         """The value of the loss (plus the L2 penalty) on the minibatch ``(X, Y)``."""
-        X, Y, l2 = self._check_data(X, Y, loss, l2)
+        X, Y, l2 = self.check_data(X, Y, loss, l2)
         passed = self.forward_pass(X)
         value, _ = losses.loss_and_output_delta(
             loss, passed.zs[-1], passed.activations[-1], Y, self.output_activation
@@ -298,7 +307,7 @@ class MLP:
         grad_weights : list of ndarray, shaped like ``weights``
         grad_biases : list of ndarray, shaped like ``biases``
         """
-        X, Y, l2 = self._check_data(X, Y, loss, l2)
+        X, Y, l2 = self.check_data(X, Y, loss, l2)
         m = X.shape[0]
         zs, acts = self.forward_pass(X)
         E, delta = losses.loss_and_output_delta(loss, zs[-1], acts[-1], Y, self.output_activation)

@@ -398,7 +398,7 @@ def train(
             f"optimizer must be a GradientDescent, e.g. GradientDescent(0.1), "
             f"got {type(optimizer).__name__}"
         )
-    X, Y, l2 = net._check_data(X, Y, loss, l2)
+    X, Y, l2 = net.check_data(X, Y, loss, l2)
     m = X.shape[0]
     epochs = check_count(epochs, "epochs", minimum=1)
     batch_size = m if batch_size is None else check_count(batch_size, "batch_size", minimum=1)
@@ -508,7 +508,7 @@ def largest_curvature(
     """
     if not isinstance(net, MLP):
         raise TypeError(f"net must be a bpbook MLP, got {type(net).__name__}")
-    X, Y, l2 = net._check_data(X, Y, loss, l2)
+    X, Y, l2 = net.check_data(X, Y, loss, l2)
     iterations = check_count(iterations, "iterations", minimum=1)
     params = [*net.weights, *net.biases]
     original = [p.copy() for p in params]

@@ -67,7 +67,7 @@ class StagedBackprop(MLP):
         self, X: ArrayLike, Y: ArrayLike, loss: str = "mse", l2: float = 0.0
     ) -> tuple[float, list[Array], list[Array]]:
         """Loss and gradients, as :meth:`MLP.gradients` (same arguments and returns)."""
-        X, Y, l2 = self._check_data(X, Y, loss, l2)
+        X, Y, l2 = self.check_data(X, Y, loss, l2)
         m = X.shape[0]
         zs, acts = self.forward_pass(X)
         E, delta = self.output_delta(loss, zs[-1], acts[-1], Y)
