@@ -80,7 +80,7 @@ def test_theta_delta_does_not_regularise_biases():
     for a, b in zip(gb0, gb1):
         np.testing.assert_array_equal(a, b)
     for a, b, W in zip(gw0, gw1, net.weights):
-        np.testing.assert_allclose(b - a, 2.0 * W / X.shape[0], rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(b - a, 2.0 * W, rtol=1e-12, atol=1e-15)
 
 
 @pytest.mark.parametrize("sizes, act, out, loss", CASES)

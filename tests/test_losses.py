@@ -77,17 +77,17 @@ def test_logsumexp_matches_naive_where_naive_works():
     assert losses.logsumexp(np.array([[1000.0, 1000.0]]))[0] == pytest.approx(1000 + np.log(2))
 
 
-def test_l2_penalty_excludes_nothing_it_is_given_and_scales_with_m():
+def test_l2_penalty_is_half_alpha_times_the_squared_norms():
     weights = [np.ones((2, 3)), 2 * np.ones((1, 2))]
-    assert losses.l2_penalty(weights, 0.5, 4) == pytest.approx(0.5 / 8 * (6 + 8))
-    assert losses.l2_penalty(weights, 0.0, 4) == 0.0
+    assert losses.l2_penalty(weights, 0.5) == pytest.approx(0.5 / 2 * (6 + 8))
+    assert losses.l2_penalty(weights, 0.0) == 0.0
 
 
 def test_negative_l2_is_refused():
     with pytest.raises(ValueError, match="l2 must be a finite number >= 0, got -0.1"):
-        losses.l2_penalty([np.ones((1, 1))], -0.1, 1)
+        losses.l2_penalty([np.ones((1, 1))], -0.1)
     with pytest.raises(TypeError, match="l2 must be a real number"):
-        losses.l2_penalty([np.ones((1, 1))], "0.1", 1)
+        losses.l2_penalty([np.ones((1, 1))], "0.1")
 
 
 def test_shape_mismatch_is_named():

@@ -270,14 +270,13 @@ def test_binary_cross_entropy_is_convex_in_the_logit():
 @pytest.mark.parametrize("shapes", [[(2, 3)], [(4, 3), (2, 4)]])
 def test_l2_penalty_value_and_gradient(shapes):
     rng = np.random.default_rng(len(shapes))
-    lam, m_value = 0.7, 5
+    alpha = 0.7
     W_syms = [symbols(f"w{l}", shape) for l, shape in enumerate(shapes)]
-    lam_sym = sp.Symbol("lambda", positive=True)
-    penalty = lam_sym / (2 * m) * sum(w**2 for W in W_syms for w in W)
+    alpha_sym = sp.Symbol("alpha", positive=True)
+    penalty = alpha_sym / 2 * sum(w**2 for W in W_syms for w in W)
     Ws = [rng.normal(size=shape) for shape in shapes]
-    at = {lam_sym: lam, m: m_value}
-    expected = evaluate(penalty.subs(at), W_syms, Ws)
-    assert losses.l2_penalty(Ws, lam, m_value) == pytest.approx(float(expected), rel=1e-13)
-    for W_sym, W in zip(W_syms, Ws):
+    expected = evaluate(penalty.subs(alpha_sym, alpha), W_syms, Ws)
+    assert losses.l2_penalty(Ws, alpha) == pytest.approx(float(expected), rel=1e-13)
+    for W_sym in W_syms:
         grad = gradient(penalty, W_sym)
-        assert sp.simplify(grad - lam_sym / m * W_sym) == sp.zeros(*W_sym.shape)
+        assert sp.simplify(grad - alpha_sym * W_sym) == sp.zeros(*W_sym.shape)

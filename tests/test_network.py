@@ -90,7 +90,7 @@ def test_gradients_returns_the_loss_with_penalty():
     net = MLP([3, 4, 2], seed=3)
     X, Y = rng.normal(size=(5, 3)), rng.normal(size=(5, 2))
     E, _, _ = net.gradients(X, Y, l2=0.2)
-    penalty = 0.2 / (2 * 5) * sum(np.sum(W**2) for W in net.weights)
+    penalty = 0.2 / 2 * sum(np.sum(W**2) for W in net.weights)
     assert E == pytest.approx(np.mean(np.sum((net.forward(X) - Y) ** 2, axis=1)) + penalty)
     assert net.loss(X, Y, l2=0.2) == pytest.approx(E)
 
@@ -104,7 +104,7 @@ def test_bias_is_not_regularised():
     for g0, g1 in zip(gb0, gb1):
         np.testing.assert_array_equal(g0, g1)
     for g0, g1, W in zip(gw0, gw1, net.weights):
-        np.testing.assert_allclose(g1 - g0, 2.0 / 4 * W, rtol=1e-12)
+        np.testing.assert_allclose(g1 - g0, 2.0 * W, rtol=1e-12)
 
 
 def test_forward_matches_per_example_loop():

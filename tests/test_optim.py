@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from bpbook import MLP, datasets
+from bpbook.gradcheck import numerical_gradient
 from bpbook.optim import GradientDescent, largest_curvature, minimize, train
 
 
@@ -226,6 +227,31 @@ def test_l2_adds_the_penalty_to_the_recorded_objective():
     history = train(net.copy(), X, y, optimizer=GradientDescent(0.01), epochs=1, l2=3.0)
     assert history.train_loss[0] == pytest.approx(net.loss(X, y, l2=3.0))
     assert history.train_loss[0] > net.loss(X, y)
+
+
+@pytest.mark.parametrize("batch_size", [1, 3, 7, None])
+def test_minibatch_gradients_with_l2_average_to_the_reported_objective(batch_size):
+    """With the penalty (α/2)‖W‖², whatever the batch size, the minibatch gradients of an
+    epoch average to the gradient of the objective that train records (batches of equal
+    size partition the data), so SGD descends the objective it reports."""
+    X, y = regression_problem(21, m=42)  # 1, 3, 7 and 42 divide 42
+    net = MLP([3, 4, 1], activation="tanh", seed=5)
+    B = len(X) if batch_size is None else batch_size
+    batches = [slice(start, start + B) for start in range(0, len(X), B)]
+    mean_grad = [np.zeros_like(W) for W in net.weights]
+    for batch in batches:
+        _, grad_w, _ = net.gradients(X[batch], y[batch], l2=0.3)
+        for total, g in zip(mean_grad, grad_w, strict=True):
+            total += g / len(batches)
+    objective = lambda W0: _with_first_weights(net, W0).loss(X, y, l2=0.3)  # noqa: E731
+    full = numerical_gradient(objective, net.weights[0].copy())
+    np.testing.assert_allclose(mean_grad[0], full, rtol=1e-6, atol=1e-9)
+
+
+def _with_first_weights(net, W0):
+    twin = net.copy()
+    twin.weights[0] = W0
+    return twin
 
 
 def test_no_output_without_progress_bar(capsys):

@@ -7,7 +7,7 @@
   exactly as they are written on paper (``z = W a + b``, ``δ = (Wᵀ δ) ⊙ g'(z)``), keeping
   every intermediate so a worked example can print it;
 - :func:`theta_delta_gradients` — the classic per-example accumulation
-  ``Δ += δ aᵀ`` followed by ``D = (1/m)(Δ + λW)``, as a loop over examples;
+  ``Δ += δ aᵀ`` followed by ``D = (1/m)Δ + αW``, as a loop over examples;
 - :func:`minibatch_deltas` — every layer's per-example deltas, stacked, to look at
   their sizes;
 - :func:`perturbation_gradients` — no backward pass at all: nudge each parameter and run
@@ -154,12 +154,12 @@ def theta_delta_gradients(
 
     For each example ``i``: forward pass, deltas by the recursion, and
     ``Δ^(l) += δ^(l) a^(l−1)ᵀ`` (and ``Δb^(l) += δ^(l)``). After the loop
-    ``D^(l) = (1/m)(Δ^(l) + λ W^(l))`` and ``Db^(l) = (1/m) Δb^(l)``: the biases are not
+    ``D^(l) = (1/m) Δ^(l) + α W^(l)`` and ``Db^(l) = (1/m) Δb^(l)``: the biases are not
     regularised. (Course notes that number the weights from the layer they leave write
     the same step as ``Δ^(l) += δ^(l+1) (a^(l))ᵀ`` with ``Θ^(l) = W^(l+1)``.)
 
     It returns what :meth:`MLP.gradients` returns, for the same loss
-    ``(1/m) Σ_i E_i + (λ/2m) Σ ‖W‖²``; only the order of the arithmetic differs.
+    ``(1/m) Σ_i E_i + (α/2) Σ ‖W‖²``; only the order of the arithmetic differs.
 
     Parameters
     ----------
@@ -168,7 +168,7 @@ def theta_delta_gradients(
     Y : array_like, shape (m, n_out), or (m,) labels for "softmax_cross_entropy"
     loss : {"mse", "binary_cross_entropy", "softmax_cross_entropy"}
     l2 : float, >= 0
-        Strength λ of the penalty on the weights.
+        Strength α of the penalty ``(α/2) Σ ‖W‖²`` on the weights.
 
     Returns
     -------
@@ -202,9 +202,9 @@ def theta_delta_gradients(
         for l in range(net.n_layers):
             Delta[l] += trace.grad_weights[l]
             Delta_b[l] += trace.grad_biases[l]
-    D = [(Delta_l + l2 * W) / m for Delta_l, W in zip(Delta, net.weights)]
+    D = [Delta_l / m + l2 * W for Delta_l, W in zip(Delta, net.weights)]
     D_b = [Delta_b_l / m for Delta_b_l in Delta_b]
-    E = total / m + losses.l2_penalty(net.weights, l2, m)
+    E = total / m + losses.l2_penalty(net.weights, l2)
     return E, D, D_b
 
 

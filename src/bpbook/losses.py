@@ -208,16 +208,18 @@ def softmax_cross_entropy_gradient(Z: ArrayLike, Y: ArrayLike) -> Array:
     return (activations.softmax(Z) - Y) / Z.shape[0]
 
 
-def l2_penalty(weights: Sequence[ArrayLike], l2: float, m: int) -> float:
-    """The regularisation term ``(λ / 2m) Σ_l ‖W^(l)‖²_F``; biases are not included.
+def l2_penalty(weights: Sequence[ArrayLike], l2: float) -> float:
+    """The L2 penalty ``(α/2) Σ_l ‖W^(l)‖²_F``, with ``α = l2``; biases are not included.
 
-    Its gradient with respect to ``W^(l)`` is ``(λ/m) W^(l)``, which together with the
-    data term gives the classic ``D = (1/m)(Δ + λW)``.
+    Its gradient with respect to ``W^(l)`` is ``α W^(l)`` (weight decay). The penalty does
+    not depend on the number of examples, so the objective ``mean loss + penalty`` is the
+    same whether its gradient is taken on the whole training set or on a minibatch.
+    Nielsen's and Ng's ``λ/(2N) Σ w²`` is this with ``α = λ/N``.
     """
     l2 = check_nonnegative(l2, "l2")
     if l2 == 0.0:
         return 0.0
-    return l2 / (2.0 * m) * sum(float(np.sum(np.square(W))) for W in weights)
+    return l2 / 2.0 * sum(float(np.sum(np.square(W))) for W in weights)
 
 
 def loss_and_output_delta(

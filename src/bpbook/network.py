@@ -1,18 +1,21 @@
 """A fully connected network (multilayer perceptron) trained by backpropagation.
 
-Notation, as in the book. Layers are numbered ``l = 0 .. L``; layer 0 is the input.
-``weights[l]`` is the matrix ``W`` that maps layer ``l`` to layer ``l + 1``, of shape
-``(n_{l+1}, n_l)``, and ``biases[l]`` its bias vector. Examples are the *rows* of every
-array, so for a minibatch ``X`` of shape ``(m, n_0)``::
+Notation, as on the book's Notation page. Layers are numbered ``l = 0 .. L``; layer 0 is
+the input. ``W^(l)``, of shape ``(n_l, n_{l-1})``, maps layer ``l − 1`` to layer ``l``,
+and ``b^(l)`` belongs to layer ``l``; the code counts from 0, so they are
+``weights[l-1]`` and ``biases[l-1]``. Examples are the *rows* of every array, so for a
+minibatch ``X = A^(0)`` of shape ``(m, n_0)``, for ``l = 1 .. L``::
 
-    Z^(l+1) = A^(l) Wᵀ + b        (row form of  z = W a + b  for one example)
-    A^(l+1) = g(Z^(l+1))          (g is the output activation on the last layer)
+    Z^(l) = A^(l−1) W^(l)ᵀ + b^(l)        (row form of  z = W a + b  for one example)
+    A^(l) = g(Z^(l))                      (g_L, the output activation, on the last layer)
 
-and the delta ``δ = ∂E/∂Z`` of each layer follows from the one after it (the *delta
-recursion*)::
+and the delta ``δ^(l) = ∂E/∂Z^(l)`` of each layer follows from the one after it (the
+*delta recursion*)::
 
-    δ^(l) = (δ^(l+1) W) ⊙ g'(Z^(l))        (row form of  δ = (Wᵀ δ) ⊙ g'(z))
-    ∂E/∂W = δᵀ A^(l−1),   ∂E/∂b = Σ_rows δ
+    δ^(l) = (δ^(l+1) W^(l+1)) ⊙ g'(Z^(l))   (row form of  δ = (Wᵀ δ) ⊙ g'(z))
+    ∂E/∂W^(l) = δ^(l)ᵀ A^(l−1),   ∂E/∂b^(l) = Σ_rows δ^(l)
+
+In code, ``zs[l-1]`` is ``Z^(l)`` and ``activations[l]`` is ``A^(l)``.
 """
 
 from __future__ import annotations
@@ -36,8 +39,8 @@ OUTPUT_ACTIVATIONS = (*activations.ACTIVATIONS, "softmax")
 class ForwardPass(NamedTuple):
     """Everything the backward pass needs from the forward pass.
 
-    ``zs[l]`` is the weighted input of layer ``l + 1`` (``L`` arrays) and
-    ``activations[l]`` the activation of layer ``l`` (``L + 1`` arrays; the first is X).
+    ``zs[l-1]`` is ``Z^(l)``, the weighted input of layer ``l`` (``L`` arrays: there is no
+    ``Z^(0)``), and ``activations[l]`` is ``A^(l)`` (``L + 1`` arrays; the first is ``X``).
     """
 
     zs: list[Array]
@@ -104,16 +107,19 @@ class MLP:
         ``"sigmoid"`` and ``"softmax_cross_entropy"`` needs ``"softmax"`` or
         ``"identity"`` (the softmax is then applied inside the loss).
     seed : int
-        Seed of the weight initialisation. Weights are drawn from ``N(0, s²)`` with
-        ``s = sqrt(1/n_in)`` (``sqrt(2/n_in)`` for ReLU), which keeps the variance of
-        ``z`` near 1 in every layer at the start; biases start at 0.
+        Seed of the weight initialisation. The weights of layer ``l`` are drawn from
+        ``N(0, 1/n_{l-1})`` (``N(0, 2/n_{l-1})`` for ReLU) and the biases start at 0.
+        Then ``Var z = n_{l-1} Var(w) E[a²] = E[a²]``: the weighted inputs have the
+        second moment of the activations that feed them (times 2 for ReLU, which zeroes
+        half of them), so their size neither grows nor shrinks with the width of the
+        layer. It is 1 only if the inputs have unit second moment.
 
     Attributes
     ----------
     weights : Parameters
-        ``weights[l]`` has shape ``(layer_sizes[l+1], layer_sizes[l])``.
+        ``weights[l-1]`` is ``W^(l)``, of shape ``(layer_sizes[l], layer_sizes[l-1])``.
     biases : Parameters
-        ``biases[l]`` has shape ``(layer_sizes[l+1],)``.
+        ``biases[l-1]`` is ``b^(l)``, of shape ``(layer_sizes[l],)``.
 
     Examples
     --------
@@ -228,20 +234,20 @@ class MLP:
 
         Parameters
         ----------
-        X : array_like, shape (m, n_in)
+        X : array_like, shape (m, n_0)
 
         Returns
         -------
         ForwardPass
-            ``zs`` (L arrays of shape ``(m, n_l)``) and ``activations`` (L + 1 arrays,
-            the first being ``X``).
+            ``zs`` (L arrays; ``zs[l-1]`` is ``Z^(l)``, shape ``(m, n_l)``) and
+            ``activations`` (L + 1 arrays; ``activations[l]`` is ``A^(l)``, the first ``X``).
         """
         A = self.check_inputs(X)
+        L = self.n_layers
         zs, acts = [], [A]
-        for l, (W, b) in enumerate(zip(self.weights, self.biases)):
-            Z = A @ W.T + b
-            last = l == self.n_layers - 1
-            A = self.apply_output_activation(Z) if last else self.activation.function(Z)
+        for l in range(1, L + 1):
+            Z = A @ self.weights[l - 1].T + self.biases[l - 1]
+            A = self.apply_output_activation(Z) if l == L else self.activation.function(Z)
             zs.append(Z)
             acts.append(A)
         return ForwardPass(zs, acts)
@@ -276,13 +282,13 @@ class MLP:
         return X, Y, check_nonnegative(l2, "l2")
 
     def loss(self, X: ArrayLike, Y: ArrayLike, loss: str = "mse", l2: float = 0.0) -> float:
-        """The value of the loss (plus the L2 penalty) on the minibatch ``(X, Y)``."""
+        """The loss on the minibatch ``(X, Y)``, plus the L2 penalty ``(α/2) Σ_l ‖W^(l)‖²``."""
         X, Y, l2 = self.check_data(X, Y, loss, l2)
         passed = self.forward_pass(X)
         value, _ = losses.loss_and_output_delta(
             loss, passed.zs[-1], passed.activations[-1], Y, self.output_activation
         )
-        return value + losses.l2_penalty(self.weights, l2, X.shape[0])
+        return value + losses.l2_penalty(self.weights, l2)
 
     def gradients(
         self, X: ArrayLike, Y: ArrayLike, loss: str = "mse", l2: float = 0.0
@@ -295,32 +301,41 @@ class MLP:
 
         Parameters
         ----------
-        X : array_like, shape (m, n_in)
-        Y : array_like, shape (m, n_out), or (m,) labels for "softmax_cross_entropy"
+        X : array_like, shape (m, n_0)
+        Y : array_like, shape (m, K), or (m,) labels for "softmax_cross_entropy"
         loss : {"mse", "binary_cross_entropy", "softmax_cross_entropy"}
         l2 : float, >= 0
-            Strength λ of the penalty ``(λ/2m) Σ ‖W‖²`` (biases are not penalised).
+            Strength α of the penalty ``(α/2) Σ_l ‖W^(l)‖²`` added to the mean loss
+            (biases are not penalised). It does not depend on ``m``, so the gradient of a
+            minibatch estimates the gradient of the same objective at every batch size.
 
         Returns
         -------
         loss_value : float
-        grad_weights : list of ndarray, shaped like ``weights``
-        grad_biases : list of ndarray, shaped like ``biases``
+        grad_weights : list of ndarray
+            ``grad_weights[l-1]`` is ``∂E/∂W^(l)``, shaped like ``weights[l-1]``.
+        grad_biases : list of ndarray
+            ``grad_biases[l-1]`` is ``∂E/∂b^(l)``, shaped like ``biases[l-1]``.
         """
         X, Y, l2 = self.check_data(X, Y, loss, l2)
-        m = X.shape[0]
+        L = self.n_layers
         zs, acts = self.forward_pass(X)
+        # BP1: the loss and δ^(L) = ∂E/∂Z^(L), which already carries the 1/m of the mean.
         E, delta = losses.loss_and_output_delta(loss, zs[-1], acts[-1], Y, self.output_activation)
-        E += losses.l2_penalty(self.weights, l2, m)
-        grad_w: list[Array] = [np.empty(0)] * self.n_layers
-        grad_b: list[Array] = [np.empty(0)] * self.n_layers
-        for l in reversed(range(self.n_layers)):
-            # delta is ∂E/∂Z for the layer that weights[l] feeds (already divided by m).
-            grad_w[l] = delta.T @ acts[l] + (l2 / m) * self.weights[l]
-            grad_b[l] = delta.sum(axis=0)
-            if l > 0:
-                # The delta recursion: back through W, then through g' at this layer's z.
-                delta = (delta @ self.weights[l]) * self.activation.derivative(zs[l - 1])
+        E += losses.l2_penalty(self.weights, l2)
+        grad_w: list[Array] = [np.empty(0)] * L
+        grad_b: list[Array] = [np.empty(0)] * L
+        for l in range(L, 0, -1):
+            # Here delta is δ^(l); W^(l) is weights[l-1] and A^(l-1) is acts[l-1].
+            grad_w[l - 1] = delta.T @ acts[l - 1]  # BP4
+            if l2:
+                grad_w[l - 1] += l2 * self.weights[l - 1]
+            grad_b[l - 1] = delta.sum(axis=0)  # BP3
+            if l > 1:
+                # BP2: back through W^(l), then ⊙ g'(Z^(l-1)), which the activation computes
+                # from A^(l-1) = g(Z^(l-1)) that the forward pass kept (σ' = a(1 − a)).
+                g_prime = self.activation.derivative_from_output(acts[l - 1])
+                delta = (delta @ self.weights[l - 1]) * g_prime
         return E, grad_w, grad_b
 
 

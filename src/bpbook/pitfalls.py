@@ -51,11 +51,11 @@ class StagedBackprop(MLP):
     ``gradients`` applies BP3 and BP4 around them. This class itself is correct and
     passes the gradient check.
 
-    The arguments of ``propagate``: ``delta``, shape ``(m, layer_sizes[l + 1])``, is the
-    delta of the layer that ``weights[l]`` feeds; ``zs`` holds all weighted inputs of the
-    forward pass, so ``zs[l - 1]`` belongs to the layer whose delta, shape
-    ``(m, layer_sizes[l])``, is returned and ``zs[-1]`` to the output layer; ``grad_W``
-    is the gradient just computed for ``weights[l]`` (the correct step ignores it).
+    The arguments of ``propagate``: ``delta`` is ``δ^(l)``, shape ``(m, n_l)``, the delta
+    of the layer that ``W^(l) = weights[l - 1]`` feeds; ``zs`` holds all weighted inputs
+    of the forward pass (``zs[l - 1]`` is ``Z^(l)``), so ``zs[l - 2]`` is ``Z^(l-1)``, of
+    the layer whose delta ``δ^(l-1)`` is returned, and ``zs[-1]`` is the output layer's;
+    ``grad_W`` is the gradient just computed for ``W^(l)`` (the correct step ignores it).
     """
 
     #: One line: what the mistake is (empty for the correct algorithm).
@@ -68,17 +68,17 @@ class StagedBackprop(MLP):
     ) -> tuple[float, list[Array], list[Array]]:
         """Loss and gradients, as :meth:`MLP.gradients` (same arguments and returns)."""
         X, Y, l2 = self.check_data(X, Y, loss, l2)
-        m = X.shape[0]
+        L = self.n_layers
         zs, acts = self.forward_pass(X)
         E, delta = self.output_delta(loss, zs[-1], acts[-1], Y)
-        E += losses.l2_penalty(self.weights, l2, m)
-        grad_w: list[Array] = [np.empty(0)] * self.n_layers
-        grad_b: list[Array] = [np.empty(0)] * self.n_layers
-        for l in reversed(range(self.n_layers)):
-            grad_w[l] = delta.T @ acts[l] + (l2 / m) * self.weights[l]  # BP4
-            grad_b[l] = delta.sum(axis=0)  # BP3
-            if l > 0:
-                delta = self.propagate(delta, l, zs, grad_w[l])
+        E += losses.l2_penalty(self.weights, l2)
+        grad_w: list[Array] = [np.empty(0)] * L
+        grad_b: list[Array] = [np.empty(0)] * L
+        for l in range(L, 0, -1):
+            grad_w[l - 1] = delta.T @ acts[l - 1] + l2 * self.weights[l - 1]  # BP4
+            grad_b[l - 1] = delta.sum(axis=0)  # BP3
+            if l > 1:
+                delta = self.propagate(delta, l, zs, grad_w[l - 1])
         return E, grad_w, grad_b
 
     def output_delta(self, loss: str, Z: Array, A: Array, Y: Array) -> tuple[float, Array]:
@@ -87,7 +87,7 @@ class StagedBackprop(MLP):
 
     def propagate(self, delta: Array, l: int, zs: list[Array], grad_W: Array) -> Array:
         """BP2 in row form: ``(δ W) ⊙ g'(z)``, for the column form's ``(Wᵀ δ) ⊙ g'(z)``."""
-        return (delta @ self.weights[l]) * self.activation.derivative(zs[l - 1])
+        return (delta @ self.weights[l - 1]) * self.activation.derivative(zs[l - 2])
 
 
 class ActivationInsteadOfDerivative(StagedBackprop):
@@ -103,7 +103,7 @@ class ActivationInsteadOfDerivative(StagedBackprop):
     why_tempting = "g′ of the sigmoid is written as a(1 − a), easily misread as a"
 
     def propagate(self, delta: Array, l: int, zs: list[Array], grad_W: Array) -> Array:
-        return (delta @ self.weights[l]) * self.activation.function(zs[l - 1])
+        return (delta @ self.weights[l - 1]) * self.activation.function(zs[l - 2])
 
 
 class DerivativeAtOutputLayer(StagedBackprop):
@@ -128,7 +128,7 @@ class DerivativeAtOutputLayer(StagedBackprop):
             )
 
     def propagate(self, delta: Array, l: int, zs: list[Array], grad_W: Array) -> Array:
-        return (delta @ self.weights[l]) * self.activation.derivative(zs[-1])
+        return (delta @ self.weights[l - 1]) * self.activation.derivative(zs[-1])
 
 
 class MissingTranspose(StagedBackprop):
@@ -147,7 +147,7 @@ class MissingTranspose(StagedBackprop):
     why_tempting = "'send the error back through the same weights' sounds like W, not Wᵀ"
 
     def propagate(self, delta: Array, l: int, zs: list[Array], grad_W: Array) -> Array:
-        return (delta @ self.weights[l].T) * self.activation.derivative(zs[l - 1])
+        return (delta @ self.weights[l - 1].T) * self.activation.derivative(zs[l - 2])
 
 
 class DoubleSigmoidDerivative(StagedBackprop):
@@ -211,8 +211,8 @@ class UpdateBeforeBackpropagating(StagedBackprop):
         self.learning_rate = float(learning_rate)
 
     def propagate(self, delta: Array, l: int, zs: list[Array], grad_W: Array) -> Array:
-        updated = self.weights[l] - self.learning_rate * grad_W
-        return (delta @ updated) * self.activation.derivative(zs[l - 1])
+        updated = self.weights[l - 1] - self.learning_rate * grad_W
+        return (delta @ updated) * self.activation.derivative(zs[l - 2])
 
 
 #: The mistakes by short name, for tables and for autograder tests.
