@@ -1,7 +1,8 @@
 """Small, bundled data sets, split and scaled the same way in every chapter.
 
 Nothing here downloads: the handwritten digits ship with scikit-learn (1,797 images of
-8×8 pixels, 16 grey levels), and XOR and the two moons are generated from a seed.
+8×8 pixels, each an integer from 0 to 16, so 17 grey levels), and XOR and the two moons
+are generated from a seed.
 """
 
 from __future__ import annotations
