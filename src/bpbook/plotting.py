@@ -19,7 +19,33 @@ from numpy.typing import ArrayLike, NDArray
 from bpbook import activations
 from bpbook._checks import as_float_array, check_finite
 
-__all__ = ["activation_figure", "decision_figure", "image_grid"]
+__all__ = ["COLORS", "SEQUENTIAL_CMAP", "activation_figure", "decision_figure", "image_grid"]
+
+#: One colour per quantity, the same in every chapter, from the Okabe–Ito palette, which
+#: stays distinguishable with the common forms of colour blindness. Use these keys rather
+#: than matplotlib's default cycle, so that, say, the evolution strategy is green and
+#: gradient descent blue in every figure of the book.
+COLORS: dict[str, str] = {
+    "forward": "#0072B2",  # values of the forward pass: activations, outputs
+    "backward": "#D55E00",  # what flows back: deltas, gradients
+    "train": "#0072B2",
+    "validation": "#E69F00",
+    "test": "#009E73",
+    "theory": "#000000",  # a formula's prediction, drawn dashed
+    "neutral": "#999999",  # context: grid lines, reference curves
+    "gd": "#0072B2",  # gradient descent (full batch), backpropagation
+    "sgd": "#56B4E9",  # minibatch and stochastic gradient descent
+    "momentum": "#009E73",
+    "adam": "#CC79A7",
+    "hill_climber": "#E69F00",
+    "ga": "#CC79A7",
+    "es": "#009E73",
+    "cma_es": "#56B4E9",
+}
+
+#: Colour map for a family of curves ordered by a number (learning rates, widths):
+#: perceptually uniform and readable with colour blindness.
+SEQUENTIAL_CMAP = "cividis"
 
 
 def _new_figure(**kwargs: object) -> Figure:
