@@ -77,9 +77,14 @@ def chromium():
             browser.close()
 
 
-def open_page(browser, url: str, width: int = 1280, height: int = 900):
-    """Open ``url`` offline; return the page, its JavaScript errors and refused requests."""
-    page = browser.new_page(viewport={"width": width, "height": height})
+def open_page(browser, url: str, width: int = 1280, height: int = 900, *, dark: bool = False):
+    """Open ``url`` offline; return the page, its JavaScript errors and refused requests.
+
+    ``dark=True`` asks for the dark colour scheme, which the theme follows by default.
+    """
+    page = browser.new_page(
+        viewport={"width": width, "height": height}, color_scheme="dark" if dark else "light"
+    )
     errors: list[str] = []
     refused: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -121,9 +126,12 @@ def main() -> None:
     parser.add_argument("output", type=Path, help="PNG file to write")
     parser.add_argument("--width", type=int, default=1280)
     parser.add_argument("--full", action="store_true", help="the whole page, not one screen")
+    parser.add_argument("--dark", action="store_true", help="the theme's dark mode")
     args = parser.parse_args()
     with serve(args.html_dir) as site, chromium() as browser:
-        page, errors, refused = open_page(browser, f"{site}/{args.page}.html", args.width)
+        page, errors, refused = open_page(
+            browser, f"{site}/{args.page}.html", args.width, dark=args.dark
+        )
         if page.evaluate("document.querySelectorAll('span.math, div.math').length"):
             wait_for_math(page)
         page.wait_for_timeout(500)
