@@ -9,8 +9,19 @@ def test_digits_pair_is_relabelled_scaled_and_split():
     assert split.X_train.shape[1] == 64
     assert set(np.unique(split.y_train)) == {0, 1}
     assert split.X_train.min() >= 0 and split.X_train.max() <= 1
-    total = len(split.y_train) + len(split.y_test)
+    total = len(split.y_train) + len(split.y_val) + len(split.y_test)
     assert len(split.y_test) == round(0.25 * total)
+    assert len(split.y_val) == round(0.2 * total)
+
+
+def test_split_parts_are_disjoint_and_cover_the_data():
+    X = np.arange(40, dtype=float).reshape(20, 2)
+    parts = datasets.split(X, np.arange(20), validation_fraction=0.25, test_fraction=0.25,
+                           seed=1)
+    rows = np.concatenate([parts.X_train, parts.X_val, parts.X_test])[:, 0]
+    assert sorted(rows.tolist()) == sorted(X[:, 0].tolist())
+    assert (len(parts.y_train), len(parts.y_val), len(parts.y_test)) == (10, 5, 5)
+    np.testing.assert_array_equal(parts.X_val[:, 0] / 2, parts.y_val)  # rows keep labels
 
 
 def test_digits_split_is_seeded():
@@ -24,6 +35,10 @@ def test_digits_bad_arguments():
         datasets.digits((3, 3))
     with pytest.raises(ValueError, match="test_fraction must lie strictly between 0 and 1"):
         datasets.digits(test_fraction=1.0)
+    with pytest.raises(ValueError, match="validation_fraction must lie in"):
+        datasets.digits(validation_fraction=0.8)
+    with pytest.raises(ValueError, match="X has 3 rows but y has 2 labels"):
+        datasets.split(np.zeros((3, 1)), np.zeros(2, dtype=np.int64))
 
 
 def test_xor_and_moons():

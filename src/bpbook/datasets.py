@@ -13,42 +13,86 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["Split", "digits", "moons", "xor"]
+__all__ = ["Split", "digits", "moons", "split", "xor"]
 
 
 class Split(NamedTuple):
-    """Training and test data. Inputs are rows of ``X``; ``y`` holds integer labels."""
+    """Training, validation and test data. Inputs are rows of ``X``; ``y`` holds labels.
+
+    Fit on the training part, choose settings (learning rates, widths, stopping times) by
+    their loss or accuracy on the validation part, and report the test part once, for the
+    settings already chosen: a test set used to choose settings no longer measures
+    how well they generalise.
+    """
 
     X_train: NDArray[np.float64]
     y_train: NDArray[np.int64]
+    X_val: NDArray[np.float64]
+    y_val: NDArray[np.int64]
     X_test: NDArray[np.float64]
     y_test: NDArray[np.int64]
 
 
-def _split(X, y, test_fraction: float, seed: int) -> Split:
+def split(
+    X: NDArray[np.float64],
+    y: NDArray[np.int64],
+    *,
+    validation_fraction: float = 0.2,
+    test_fraction: float = 0.25,
+    seed: int = 0,
+) -> Split:
+    """Shuffle the examples with ``seed`` and split them into training, validation and test.
+
+    Parameters
+    ----------
+    X : ndarray, shape (N, n_0)
+    y : ndarray, shape (N,)
+    validation_fraction, test_fraction : float
+        Shares of all examples held out for validation and for testing; each lies in
+        [0, 1), the test share above 0, and together they leave some training examples.
+    seed : int
+        Seed of the shuffle.
+
+    Examples
+    --------
+    >>> parts = split(np.zeros((10, 2)), np.arange(10), validation_fraction=0.2,
+    ...               test_fraction=0.3)
+    >>> [len(parts.y_train), len(parts.y_val), len(parts.y_test)]
+    [5, 2, 3]
+    """
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction must lie strictly between 0 and 1, got {test_fraction!r}")
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(y))
+    if not 0.0 <= validation_fraction < 1.0 - test_fraction:
+        raise ValueError(
+            f"validation_fraction must lie in [0, 1 - test_fraction) = [0, {1 - test_fraction:g}),"
+            f" got {validation_fraction!r}"
+        )
+    if len(X) != len(y):
+        raise ValueError(f"X has {len(X)} rows but y has {len(y)} labels")
+    order = np.random.default_rng(seed).permutation(len(y))
     n_test = int(round(test_fraction * len(y)))
-    test, train = order[:n_test], order[n_test:]
-    return Split(X[train], y[train], X[test], y[test])
+    n_val = int(round(validation_fraction * len(y)))
+    test, val, train = order[:n_test], order[n_test:n_test + n_val], order[n_test + n_val:]
+    return Split(X[train], y[train], X[val], y[val], X[test], y[test])
 
 
 def digits(
-    classes: Sequence[int] | None = None, test_fraction: float = 0.25, seed: int = 0
+    classes: Sequence[int] | None = None,
+    test_fraction: float = 0.25,
+    validation_fraction: float = 0.2,
+    seed: int = 0,
 ) -> Split:
-    """The handwritten digits of scikit-learn, pixels scaled to [0, 1].
+    """The handwritten digits of scikit-learn, pixels scaled to [0, 1], split three ways.
 
     Parameters
     ----------
     classes : sequence of int, optional
         Digits to keep, e.g. ``(3, 7)``; labels are renumbered ``0 .. len(classes) − 1``
         in the given order (so for ``(3, 7)`` a 3 is 0 and a 7 is 1). Default: all ten.
-    test_fraction : float
-        Share of the examples held out for testing.
+    test_fraction, validation_fraction : float
+        Shares of the examples held out for testing and for validation (see :func:`split`).
     seed : int
-        Seed of the shuffle that splits training from test data.
+        Seed of the shuffle that splits the data.
 
     Returns
     -------
@@ -68,7 +112,8 @@ def digits(
             raise ValueError(f"classes must be at least two distinct digits 0-9, got {classes}")
         keep = np.isin(y, classes)
         X, y = X[keep], np.array([classes.index(v) for v in y[keep]], dtype=np.int64)
-    return _split(X, y, test_fraction, seed)
+    return split(X, y, validation_fraction=validation_fraction, test_fraction=test_fraction,
+                 seed=seed)
 
 
 def xor() -> tuple[NDArray[np.float64], NDArray[np.float64]]:
