@@ -61,8 +61,13 @@ def sigmoid(z: ArrayLike) -> Array:
     0.0
     """
     z = as_float_array(z, "z")
+    # The same three operations as 1 / (1 + exp(−z)), done in one new array: large
+    # temporaries cost more than the arithmetic on them.
+    s = np.negative(z, out=np.empty_like(z))
     with np.errstate(over="ignore"):
-        return 1.0 / (1.0 + np.exp(-z))
+        np.exp(s, out=s)
+    s += 1.0
+    return np.reciprocal(s, out=s)
 
 
 def sigmoid_prime(z: ArrayLike) -> Array:
@@ -73,7 +78,9 @@ def sigmoid_prime(z: ArrayLike) -> Array:
 def sigmoid_prime_from_output(a: ArrayLike) -> Array:
     """``σ'(z)`` from the activation ``a = σ(z)``: ``a(1 − a)``, with no exponential."""
     a = as_float_array(a, "a")
-    return a * (1.0 - a)
+    slope = 1.0 - a
+    slope *= a
+    return slope
 
 
 def tanh(z: ArrayLike) -> Array:
@@ -89,7 +96,9 @@ def tanh_prime(z: ArrayLike) -> Array:
 def tanh_prime_from_output(a: ArrayLike) -> Array:
     """``tanh'(z)`` from the activation ``a = tanh(z)``: ``1 − a²``."""
     a = as_float_array(a, "a")
-    return 1.0 - a * a
+    slope = np.multiply(a, a, out=np.empty_like(a))
+    np.subtract(1.0, slope, out=slope)
+    return slope
 
 
 def relu(z: ArrayLike) -> Array:
@@ -144,7 +153,13 @@ def softmax(z: ArrayLike, axis: int = -1) -> Array:
 
 
 def softmax_jacobian(z: ArrayLike) -> Array:
-    """Jacobian of the softmax over the last axis: ``J[..., k, j] = p_k (δ_kj - p_j)``.
+    """Jacobian of the softmax over the last axis: ``J = diag(p) − p pᵀ``.
+
+    Entry ``J[..., k, j] = ∂p_k/∂z_j = p_k([k = j] − p_j)``, from the quotient rule on
+    ``p_k = e^{z_k} / Σ_j e^{z_j}``: the numerator depends on ``z_j`` only when ``j = k``,
+    the denominator always. ``J`` is symmetric, and its rows and columns sum to 0
+    because the probabilities always sum to 1. Forming it costs ``K²`` numbers per
+    example; backpropagation never needs it, only :func:`softmax_backward`.
 
     Parameters
     ----------
@@ -153,23 +168,48 @@ def softmax_jacobian(z: ArrayLike) -> Array:
     Returns
     -------
     ndarray, shape (..., K, K)
+
+    Examples
+    --------
+    >>> softmax_jacobian([0.0, 0.0]).tolist()
+    [[0.25, -0.25], [-0.25, 0.25]]
     """
     p = softmax(z)
     return p[..., :, None] * (np.eye(p.shape[-1]) - p[..., None, :])
 
 
 def softmax_backward(p: ArrayLike, grad_p: ArrayLike) -> Array:
-    """Vector-Jacobian product of the softmax: ``dE/dz`` from ``dE/dp``.
+    """Vector-Jacobian product of the softmax: ``∂E/∂z`` from ``g = ∂E/∂p``, row by row.
 
-    With ``J = diag(p) - p pᵀ`` (symmetric), ``Jᵀ g = p ⊙ (g - (g · p))`` for each row;
-    computing it this way costs O(K) per example instead of the O(K²) of the Jacobian.
+    The chain rule through ``p = softmax(z)`` is ``∂E/∂z = Jᵀ g`` with
+    ``J = diag(p) − p pᵀ`` (symmetric, see :func:`softmax_jacobian`), and
+    ``Jᵀ g = p ⊙ g − p (pᵀ g) = p ⊙ (g − (g · p))``: one dot product and one elementwise
+    product, ``O(K)`` work per example, where forming ``J`` and multiplying costs ``O(K²)``.
 
     Parameters
     ----------
-    p : array_like, shape (m, K)
-        Softmax outputs.
-    grad_p : array_like, shape (m, K)
+    p : array_like, shape (..., K)
+        Softmax outputs, one distribution per row.
+    grad_p : array_like, same shape as ``p``
         Gradient of the loss with respect to ``p``.
+
+    Returns
+    -------
+    ndarray, same shape as ``p``
+        Gradient of the loss with respect to the logits ``z``.
+
+    Raises
+    ------
+    ValueError
+        If ``p`` and ``grad_p`` differ in shape.
+
+    Examples
+    --------
+    A gradient that is the same for every class moves no logit: the probabilities must
+    still sum to 1, so raising all of them together is impossible.
+
+    >>> softmax_backward([[0.2, 0.3, 0.5]], [[4.0, 4.0, 4.0]]).tolist()
+    [[0.0, 0.0, 0.0]]
     """
     p = as_float_array(p, "p")
     grad_p = as_float_array(grad_p, "grad_p")

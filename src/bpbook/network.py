@@ -246,7 +246,8 @@ class MLP:
         L = self.n_layers
         zs, acts = [], [A]
         for l in range(1, L + 1):
-            Z = A @ self.weights[l - 1].T + self.biases[l - 1]
+            Z = A @ self.weights[l - 1].T
+            Z += self.biases[l - 1]  # in place: one array per layer, not two
             A = self.apply_output_activation(Z) if l == L else self.activation.function(Z)
             zs.append(Z)
             acts.append(A)
@@ -334,8 +335,8 @@ class MLP:
             if l > 1:
                 # BP2: back through W^(l), then ⊙ g'(Z^(l-1)), which the activation computes
                 # from A^(l-1) = g(Z^(l-1)) that the forward pass kept (σ' = a(1 − a)).
-                g_prime = self.activation.derivative_from_output(acts[l - 1])
-                delta = (delta @ self.weights[l - 1]) * g_prime
+                delta = delta @ self.weights[l - 1]
+                delta *= self.activation.derivative_from_output(acts[l - 1])
         return E, grad_w, grad_b
 
 
