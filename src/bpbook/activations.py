@@ -67,7 +67,8 @@ def sigmoid(z: ArrayLike) -> Array:
     with np.errstate(over="ignore"):
         np.exp(s, out=s)
     s += 1.0
-    return np.reciprocal(s, out=s)
+    np.reciprocal(s, out=s)
+    return s[()]  # a NumPy scalar for a scalar z, as a ufunc would return
 
 
 def sigmoid_prime(z: ArrayLike) -> Array:
@@ -98,7 +99,7 @@ def tanh_prime_from_output(a: ArrayLike) -> Array:
     a = as_float_array(a, "a")
     slope = np.multiply(a, a, out=np.empty_like(a))
     np.subtract(1.0, slope, out=slope)
-    return slope
+    return slope[()]
 
 
 def relu(z: ArrayLike) -> Array:
