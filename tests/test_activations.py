@@ -65,7 +65,7 @@ def test_softmax_jacobian_matches_sympy_and_backward():
     e = [sp.exp(zi) for zi in z]
     p = [ei / sum(e) for ei in e]
     jac = sp.Matrix(3, 3, lambda k, j: sp.diff(p[k], z[j]))
-    point = {zi: v for zi, v in zip(z, [0.3, -1.2, 2.0])}
+    point = {zi: v for zi, v in zip(z, [0.3, -1.2, 2.0], strict=True)}
     expected = np.array(jac.subs(point).evalf(), dtype=float)
     J = act.softmax_jacobian(np.array([0.3, -1.2, 2.0]))
     np.testing.assert_allclose(J, expected, rtol=1e-12)
@@ -102,3 +102,36 @@ def test_integers_are_accepted_as_float64():
 def test_softmax_backward_shape_mismatch():
     with pytest.raises(ValueError, match="p has shape"):
         act.softmax_backward(np.ones((2, 3)) / 3, np.ones((2, 2)))
+
+
+@pytest.mark.parametrize("K", [2, 5, 11])
+def test_softmax_jacobian_is_diag_p_minus_p_p_transpose_for_any_K(K):
+    rng = np.random.default_rng(K)
+    z = rng.normal(scale=2.0, size=K)
+    p = act.softmax(z)
+    J = act.softmax_jacobian(z)
+    np.testing.assert_allclose(J, np.diag(p) - np.outer(p, p), rtol=1e-14, atol=1e-16)
+    numeric = np.column_stack([
+        numerical_gradient(lambda v, k=k: float(act.softmax(v)[k]), z.copy()) for k in range(K)
+    ]).T  # row k is the gradient of p_k
+    np.testing.assert_allclose(J, numeric, rtol=1e-6, atol=1e-10)
+    np.testing.assert_allclose(J, J.T, rtol=0, atol=0)
+    np.testing.assert_allclose(J.sum(axis=0), 0.0, atol=1e-15)
+
+
+def test_softmax_backward_is_the_vector_jacobian_product_for_a_batch():
+    rng = np.random.default_rng(7)
+    Z, G = rng.normal(size=(6, 9)), rng.normal(size=(6, 9))
+    J = act.softmax_jacobian(Z)  # shape (6, 9, 9)
+    expected = np.einsum("ikj,ik->ij", J, G)  # row i is J_iᵀ g_i
+    np.testing.assert_allclose(act.softmax_backward(act.softmax(Z), G), expected, rtol=1e-12,
+                               atol=1e-15)
+
+
+def test_softmax_backward_ignores_a_gradient_shared_by_all_classes():
+    rng = np.random.default_rng(8)
+    P = act.softmax(rng.normal(size=(3, 4)))
+    G = rng.normal(size=(3, 4))
+    shifted = G + rng.normal(size=(3, 1))  # add the same number to every class of a row
+    np.testing.assert_allclose(act.softmax_backward(P, shifted), act.softmax_backward(P, G),
+                               atol=1e-14)

@@ -139,3 +139,86 @@ def test_output_delta_is_gradient_with_respect_to_z(loss, output):
 
     _, delta = losses.loss_and_output_delta(loss, Z, forward(Z), Y, output)
     np.testing.assert_allclose(delta, numerical_gradient(value, Z.copy()), rtol=1e-7, atol=1e-11)
+
+
+# --- the error rate (0-1 loss) ------------------------------------------------------
+
+
+def test_error_rate_counts_wrong_classes():
+    A = np.array([[0.9, 0.1, 0.0], [0.2, 0.3, 0.5], [0.1, 0.8, 0.1], [0.4, 0.4, 0.2]])
+    labels = np.array([0, 1, 1, 0])  # the tie in the last row goes to class 0
+    assert losses.error_rate(A, labels) == 0.25
+    assert losses.error_rate(A, np.eye(3)[labels]) == 0.25
+    assert losses.error_rate(A, np.argmax(A, axis=1)) == 0.0
+
+
+def test_error_rate_of_one_output_uses_the_threshold():
+    A = np.array([[0.7], [0.4], [-0.2], [0.1]])
+    assert losses.error_rate(A, [1, 0, 0, 0]) == 0.0
+    assert losses.error_rate(A, np.array([[1.0], [0.0], [0.0], [0.0]])) == 0.0
+    assert losses.error_rate(A, [1, 0, 0, 0], threshold=0.0) == 0.5  # 0.4 and 0.1 flip
+
+
+def test_error_rate_has_zero_gradient_where_cross_entropy_does_not():
+    Z = rng.normal(size=(20, 4))
+    labels = rng.integers(0, 4, size=20)
+    step = numerical_gradient(lambda z: losses.error_rate(z, labels), Z.copy())
+    smooth = numerical_gradient(lambda z: losses.softmax_cross_entropy(z, labels), Z.copy())
+    assert np.all(step == 0.0)
+    assert np.all(smooth != 0.0)
+
+
+def test_error_rate_refuses_bad_labels_and_shapes():
+    with pytest.raises(ValueError, match=r"labels in Y must be classes 0 \.\. 2"):
+        losses.error_rate(np.zeros((2, 3)), [0, 3])
+    with pytest.raises(ValueError, match=r"labels in Y must be classes 0 \.\. 1"):
+        losses.error_rate(np.zeros((2, 1)), [0, 2])
+    with pytest.raises(ValueError, match=r"Y must hold 2 labels"):
+        losses.error_rate(np.zeros((2, 3)), [0, 1, 2])
+    with pytest.raises(ValueError, match=r"Y has shape \(2, 2\) but A has shape \(2, 3\)"):
+        losses.error_rate(np.zeros((2, 3)), np.eye(2))
+    with pytest.raises(TypeError, match="threshold must be a finite real number"):
+        losses.error_rate(np.zeros((2, 1)), [0, 1], threshold=float("nan"))
+
+
+# --- the Gaussian negative log-likelihood -------------------------------------------
+
+
+def test_gaussian_nll_is_the_negative_mean_log_density():
+    from scipy.stats import norm
+
+    A, Y = rng.normal(size=(5, 3)), rng.normal(size=(5, 3))
+    variance = rng.uniform(0.2, 3.0, size=(5, 3))
+    expected = -np.sum(norm.logpdf(Y, loc=A, scale=np.sqrt(variance))) / 5
+    assert losses.gaussian_nll(A, Y, variance) == pytest.approx(expected, rel=1e-13)
+    shared = -np.sum(norm.logpdf(Y, loc=A, scale=np.sqrt(0.7))) / 5
+    assert losses.gaussian_nll(A, Y, 0.7) == pytest.approx(shared, rel=1e-13)
+
+
+def test_gaussian_nll_at_variance_one_half_is_mse_plus_a_constant():
+    for K in (1, 4):
+        A, Y = rng.normal(size=(6, K)), rng.normal(size=(6, K))
+        gap = losses.gaussian_nll(A, Y, 0.5) - losses.mse(A, Y)
+        assert gap == pytest.approx(K / 2 * np.log(np.pi), rel=1e-13)
+        np.testing.assert_allclose(
+            losses.gaussian_nll_gradient(A, Y, 0.5), losses.mse_gradient(A, Y), rtol=1e-15
+        )
+
+
+def test_gaussian_nll_gradient_matches_finite_differences():
+    A, Y = rng.normal(size=(4, 2)), rng.normal(size=(4, 2))
+    variance = rng.uniform(0.5, 2.0, size=(4, 1))  # one variance per example, broadcast
+    numeric = numerical_gradient(lambda a: losses.gaussian_nll(a, Y, variance), A.copy())
+    np.testing.assert_allclose(
+        losses.gaussian_nll_gradient(A, Y, variance), numeric, rtol=1e-7
+    )
+
+
+def test_gaussian_nll_refuses_a_bad_variance():
+    A = np.zeros((2, 2))
+    with pytest.raises(ValueError, match="variance must be > 0 everywhere"):
+        losses.gaussian_nll(A, A, [[1.0], [0.0]])
+    with pytest.raises(ValueError, match=r"variance has shape \(3,\), which does not"):
+        losses.gaussian_nll(A, A, np.ones(3))
+    with pytest.raises(ValueError, match="variance contains NaN or infinity"):
+        losses.gaussian_nll(A, A, np.inf)

@@ -280,3 +280,78 @@ def test_l2_penalty_value_and_gradient(shapes):
     for W_sym in W_syms:
         grad = gradient(penalty, W_sym)
         assert sp.simplify(grad - alpha_sym * W_sym) == sp.zeros(*W_sym.shape)
+
+
+# --- squared error as a Gaussian likelihood; the canonical links --------------------
+
+
+def gaussian_nll_expr(A, Y, V):
+    """Negative log of the Gaussian density N(y; a, v), summed over entries, mean over rows."""
+    m = A.rows
+    return -sum(
+        sp.log(sp.exp(-((Y[i, k] - A[i, k]) ** 2) / (2 * V[i, k])) / sp.sqrt(2 * sp.pi * V[i, k]))
+        for i in range(m)
+        for k in range(A.cols)
+    ) / m
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (3, 2)])
+def test_gaussian_nll_value_and_gradient(shape):
+    rng = np.random.default_rng(50 + sum(shape))
+    A_sym, Y_sym = symbols("a", shape), symbols("y", shape)
+    V_sym = sp.Matrix(*shape, lambda i, k: sp.Symbol(f"v_{i}_{k}", positive=True))
+    E = gaussian_nll_expr(A_sym, Y_sym, V_sym)
+    A, Y = rng.normal(size=shape), rng.normal(size=shape)
+    V = rng.uniform(0.3, 2.0, size=shape)
+    point = ((A_sym, Y_sym, V_sym), (A, Y, V))
+    np.testing.assert_allclose(losses.gaussian_nll(A, Y, V), evaluate(E, *point), rtol=RTOL)
+    np.testing.assert_allclose(
+        losses.gaussian_nll_gradient(A, Y, V),
+        evaluate(gradient(E, A_sym), *point),
+        rtol=1e-10,
+        atol=ATOL,
+    )
+
+
+def test_squared_error_is_the_gaussian_nll_with_variance_one_half():
+    a = sp.Symbol("a", real=True)
+    nll = -sp.log(sp.exp(-((y - a) ** 2) / (2 * sp.Rational(1, 2))) / sp.sqrt(sp.pi))
+    assert sp.simplify(sp.expand_log(nll, force=True) - ((a - y) ** 2 + sp.log(sp.pi) / 2)) == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "log_partition", "link"),
+    [
+        ("bernoulli", sp.log(1 + sp.exp(z)), activation("sigmoid")),
+        ("gaussian", z**2 / 2, z),
+    ],
+)
+def test_canonical_link_makes_the_delta_a_minus_y(name, log_partition, link):
+    """−log p(y | z) = A(z) − y z + const, so ∂/∂z = A'(z) − y, and A' is the output activation."""
+    assert sp.simplify(sp.diff(log_partition, z) - link) == 0, name
+    nll = log_partition - y * z
+    assert sp.simplify(sp.diff(nll, z) - (link - y)) == 0, name
+
+
+@pytest.mark.parametrize("K", [2, 3, 4])
+def test_categorical_log_partition_is_logsumexp_and_its_gradient_the_softmax(K):
+    Z_sym, Y_sym = symbols("z", (1, K)), symbols("y", (1, K))
+    log_partition = sp.log(sum(sp.exp(Z_sym[0, k]) for k in range(K)))
+    P = softmax_rows(Z_sym)
+    for k in range(K):
+        assert sp.simplify(sp.diff(log_partition, Z_sym[0, k]) - P[0, k]) == 0
+    # one-hot (or any target summing to 1): −Σ y log p = logsumexp(z) − yᵀz
+    on_simplex = {Y_sym[0, K - 1]: 1 - sum(Y_sym[0, k] for k in range(K - 1))}
+    nll = (log_partition - sum(Y_sym[0, k] * Z_sym[0, k] for k in range(K))).subs(on_simplex)
+    ce = softmax_ce_expr(Z_sym, Y_sym).subs(on_simplex)
+    assert sp.simplify(sp.expand_log(ce - nll, force=True)) == 0
+
+
+@pytest.mark.parametrize("K", [2, 3, 5])
+def test_softmax_jacobian_entries_are_p_k_times_indicator_minus_p_j(K):
+    Z_sym = symbols("z", (1, K))
+    P = softmax_rows(Z_sym)
+    for k in range(K):
+        for j in range(K):
+            claimed = P[0, k] * ((1 if k == j else 0) - P[0, j])
+            assert sp.simplify(sp.diff(P[0, k], Z_sym[0, j]) - claimed) == 0
