@@ -59,6 +59,49 @@ def test_chapter_has_the_parts_of_a_chapter(chapter):
     assert len(folded) == len(solutions), "every solution is folded (:class: dropdown)"
 
 
+GLUE_PAGE = """---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+---
+# A page
+
+```{code-cell} ipython3
+from myst_nb import glue
+glue("ratio", 2.5, display=False)
+```
+
+The ratio is {glue:text}`KEY:.1f`.
+"""
+
+
+@pytest.mark.parametrize("key, fails", [("ratio", False), ("missing", True)])
+def test_a_number_used_but_never_glued_fails_the_build(tmp_path, key, fails):
+    """Prose numbers come from glue; a name the page uses but never glues is an error,
+    under the flags the book is built with (and the same page with the name glued builds)."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    from build_book import STRICT_FLAGS
+
+    (tmp_path / "index.md").write_text(GLUE_PAGE.replace("KEY", key))
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: index\n")
+    (tmp_path / "_config.yml").write_text(
+        "title: t\nexecute:\n  execute_notebooks: force\n  allow_errors: false\n"
+    )
+    jupyter_book = Path(sys.executable).parent / "jupyter-book"
+    result = subprocess.run(
+        [str(jupyter_book), "build", str(tmp_path), *STRICT_FLAGS],
+        capture_output=True, text=True, timeout=600,
+    )
+    log = result.stdout + result.stderr
+    assert (result.returncode != 0) == fails, log[-3000:]
+    assert ("No key 'missing' found in glue data" in log) == fails
+
+
 def test_lab_opens_markdown_as_notebooks():
     """`make lab` relies on these settings, written into the environment at install time."""
     settings = Path(sys.prefix) / "share" / "jupyter" / "lab" / "settings" / "overrides.json"

@@ -20,6 +20,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
+#: Every warning fails the build, but the build goes on to report all of them; ``-n``
+#: also warns about every reference that cannot be resolved.
+STRICT_FLAGS = ["-W", "-n", "--keep-going"]
+
 
 def package_hash() -> str:
     digest = hashlib.sha256()
@@ -69,8 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     clear_stale_cache(args.path_output / "_build")
     command = [
         str(Path(sys.executable).parent / "jupyter-book"), "build", str(ROOT),
-        "--path-output", str(args.path_output),
-        "-W", "-n", "--keep-going",
+        "--path-output", str(args.path_output), *STRICT_FLAGS,
     ]
     if args.toc is not None:
         command += ["--toc", str(args.toc)]
