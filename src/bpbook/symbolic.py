@@ -17,8 +17,10 @@ __all__ = ["ACTIVATIONS", "activation", "assert_matches"]
 z = sp.Symbol("z", real=True)
 
 #: The elementwise activations as SymPy expressions in the real symbol ``z``.
-#: ReLU is written with ``Heaviside`` for its derivative's sake; SymPy leaves the value at
-#: 0 undefined, and the package uses 0 there.
+#: ReLU is ``Max(0, z)``. SymPy differentiates it to ``Heaviside(z)``, to which it gives
+#: the value 1/2 at 0 (``Heaviside(0) == 1/2``); the package's ``relu_prime`` uses 0
+#: there. ReLU has no derivative at 0, every value in [0, 1] is a subgradient, and a
+#: comparison at random points never lands on ``z = 0`` exactly.
 ACTIVATIONS: dict[str, sp.Expr] = {
     "sigmoid": 1 / (1 + sp.exp(-z)),
     "tanh": sp.tanh(z),
@@ -70,7 +72,7 @@ def assert_matches(
     bound = atol + rtol * np.abs(expected)
     if np.any(error > bound):
         worst = int(np.argmax(error - bound))
-        point = {str(s): float(v[worst]) for s, v in zip(symbols, values)}
+        point = {str(s): float(v[worst]) for s, v in zip(symbols, values, strict=True)}
         raise AssertionError(
             f"numeric value {actual[worst]!r} differs from symbolic {expected[worst]!r} "
             f"at {point} (error {error[worst]:.3e})"
