@@ -17,7 +17,14 @@ from hypothesis import strategies as st
 from matplotlib.figure import Figure
 
 from bpbook import autodiff
-from bpbook.autodiff import Value, count_operations, forward_derivative, gradient
+from bpbook.autodiff import (
+    Value,
+    count_operations,
+    forward_derivative,
+    forward_sweep,
+    gradient,
+    multiply_chain,
+)
 from bpbook.gradcheck import numerical_gradient, relative_error
 
 SYMBOLS = sp.symbols("x0:3", real=True)
@@ -50,6 +57,8 @@ BINARY = [
     ("-", lambda a, b: True, lambda u, v: u - v, lambda d, e: d - e),
     ("*", lambda a, b: abs(a * b) < 1e3, lambda u, v: u * v, lambda d, e: d * e),
     ("/", lambda a, b: abs(b) > 0.2, lambda u, v: u / v, lambda d, e: d / e),
+    # Away from ties, where max has no derivative.
+    ("max", lambda a, b: abs(a - b) > 1e-3, lambda u, v: u.max(v), sp.Max),
 ]
 
 
@@ -61,8 +70,9 @@ def random_expression(seed, n_ops=10):
     of the graph matters.
     """
     rng = np.random.default_rng(seed)
-    inputs = [Value(float(v), label=str(s)) for v, s in zip(rng.uniform(-2, 2, 3), SYMBOLS)]
-    pool = list(zip(inputs, SYMBOLS))
+    starts = rng.uniform(-2, 2, 3)
+    inputs = [Value(float(v), label=str(s)) for v, s in zip(starts, SYMBOLS, strict=True)]
+    pool = list(zip(inputs, SYMBOLS, strict=True))
     while len(pool) < 3 + n_ops:
         if rng.random() < 0.5:
             _, ok, f, g = UNARY[rng.integers(len(UNARY))]
@@ -79,14 +89,14 @@ def random_expression(seed, n_ops=10):
 
 
 def sympy_gradient(expr, inputs):
-    point = {s: x.data for s, x in zip(SYMBOLS, inputs)}
+    point = {s: x.data for s, x in zip(SYMBOLS, inputs, strict=True)}
     return [float(sp.diff(expr, s).evalf(subs=point)) for s in SYMBOLS]
 
 
 @pytest.mark.parametrize("seed", range(120))
 def test_random_expression_matches_sympy(seed):
     inputs, out, expr = random_expression(seed)
-    value = float(expr.evalf(subs={s: x.data for s, x in zip(SYMBOLS, inputs)}))
+    value = float(expr.evalf(subs={s: x.data for s, x in zip(SYMBOLS, inputs, strict=True)}))
     assert out.data == pytest.approx(value, rel=1e-12, abs=1e-12)
     expected = sympy_gradient(expr, inputs)
     assert gradient(out, inputs) == pytest.approx(expected, rel=1e-9, abs=1e-12)
@@ -108,12 +118,12 @@ def replay(output, inputs, point):
     ``random_expression`` would not do: its guards depend on the values, so a perturbed
     point could draw a different expression.)
     """
-    value = {id(x): float(p) for x, p in zip(inputs, point)}
+    value = {id(x): float(p) for x, p in zip(inputs, point, strict=True)}
     ops = {
         "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
         "/": lambda a, b: a / b, "neg": lambda a: -a, "exp": math.exp, "log": math.log,
         "tanh": math.tanh, "sigmoid": lambda a: 1 / (1 + math.exp(-a)),
-        "relu": lambda a: max(a, 0.0),
+        "relu": lambda a: max(a, 0.0), "max": max,
     }
     for node in autodiff.topological_order(output):
         if not node.parents:
@@ -376,6 +386,142 @@ def test_backward_needs_a_scalar_output():
         gradient(x * 2, x)
     with pytest.raises(TypeError, match="wrt must be a Value, got list"):
         forward_derivative(x * 2, [x])
+
+
+@pytest.mark.parametrize(("a", "b"), [(2.0, -1.0), (-3.0, 0.5), (0.25, 0.2), (-1.0, -4.0)])
+def test_max_routes_the_gradient_to_the_larger_operand(a, b):
+    x, y = Value(a), Value(b)
+    out = x.max(y)
+    assert out.data == max(a, b)
+    s, t = sp.symbols("s t", real=True)
+    expected = [float(sp.diff(sp.Max(s, t), v).subs({s: a, t: b})) for v in (s, t)]
+    assert gradient(out, [x, y]) == expected
+    assert sorted(expected) == [0.0, 1.0]
+    numeric = numerical_gradient(lambda p: max(p[0], p[1]), np.array([a, b]))
+    np.testing.assert_allclose(gradient(out, [x, y]), numeric, atol=1e-9)
+
+
+def test_max_at_a_tie_splits_the_gradient_as_sympy_does():
+    x, y = Value(1.5), Value(1.5)
+    assert gradient(x.max(y), [x, y]) == [0.5, 0.5]
+    s, t = sp.symbols("s t", real=True)
+    assert sp.diff(sp.Max(s, t), s).subs({s: 1.5, t: 1.5}) == sp.Rational(1, 2)
+    # max(x, x) = x, and the two halves add up to its derivative 1.
+    assert gradient(x.max(x), [x]) == [1.0]
+
+
+def test_max_with_numbers_and_bad_operands():
+    x = Value(-2.0)
+    assert x.max(0).data == 0.0 and gradient(x.max(0), [x]) == [0.0]
+    assert gradient(x.max(-5), [x]) == [1.0]
+    with pytest.raises(TypeError, match="operand of max must be a real number or a Value"):
+        x.max("3")
+
+
+def sine(x):
+    """A new operation, written as the Value.operation docstring tells a reader to."""
+    c = math.cos(x.data)
+    return Value.operation(math.sin(x.data), (x,), "sin", lambda: (c,))
+
+
+def test_a_new_operation_is_one_call_of_operation():
+    for a in np.linspace(-3, 3, 7):
+        x = Value(a)
+        out = sine(x * x)
+        assert out.op == "sin" and out.parents[0].op == "*"
+        s = SYMBOLS[0]
+        expected = float(sp.diff(sp.sin(s**2), s).subs(s, a))
+        assert gradient(out, [x])[0] == pytest.approx(expected, rel=1e-13, abs=1e-15)
+        assert forward_derivative(out, x) == pytest.approx(expected, rel=1e-13, abs=1e-15)
+
+
+def test_operation_refuses_bad_arguments_by_name():
+    x = Value(1.0)
+    with pytest.raises(TypeError, match="parents must be a tuple of Values"):
+        Value.operation(1.0, [x], "f", lambda: (1.0,))
+    with pytest.raises(TypeError, match="parents must be a tuple of Values"):
+        Value.operation(1.0, (x, 2.0), "f", lambda: (1.0, 1.0))
+    with pytest.raises(TypeError, match="op must be a string"):
+        Value.operation(1.0, (x,), 3, lambda: (1.0,))
+    with pytest.raises(TypeError, match="local must be a function"):
+        Value.operation(1.0, (x,), "f", (1.0,))
+    with pytest.raises(OverflowError, match="f\\(1.0\\) = nan: the computation diverged"):
+        Value.operation(math.nan, (x,), "f", lambda: (1.0,))
+
+
+def test_wrong_number_of_local_derivatives_is_reported_by_the_sweeps():
+    x, y = Value(1.0), Value(2.0)
+    broken = Value.operation(3.0, (x, y), "broken", lambda: (1.0,))
+    message = "operation 'broken' has 2 operand\\(s\\) but .* returned 1 value"
+    with pytest.raises(ValueError, match=message):
+        broken.backward()
+    with pytest.raises(ValueError, match=message):
+        forward_sweep([broken], x)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_one_forward_sweep_gives_every_output(seed):
+    inputs, out, _ = random_expression(700 + seed)
+    outputs = [out, out * inputs[1], (out + inputs[2]).tanh(), inputs[0] * 2]
+    for wrt in inputs:
+        sweep = forward_sweep(outputs, wrt)
+        reverse = [gradient(y, [wrt])[0] for y in outputs]
+        assert sweep.derivatives == pytest.approx(reverse, rel=1e-12, abs=1e-14)
+        # It walked each edge of the union of the outputs' graphs once: no more, no less.
+        union = {id(node): node for y in outputs for node in autodiff.topological_order(y)}
+        assert sweep.multiply_adds == sum(len(node.parents) for node in union.values())
+    assert forward_sweep([out], inputs[0]).multiply_adds == count_operations(out).edges
+
+
+def test_forward_sweep_refuses_bad_arguments():
+    x = Value(1.0)
+    with pytest.raises(TypeError, match="outputs must be a sequence of Values.*one Value"):
+        forward_sweep(x * 2, x)
+    with pytest.raises(TypeError, match="outputs\\[1\\] must be a Value, got float"):
+        forward_sweep([x * 2, 3.0], x)
+    with pytest.raises(TypeError, match="wrt must be a Value, got float"):
+        forward_sweep([x * 2], 1.0)
+
+
+@given(st.lists(st.integers(1, 6), min_size=2, max_size=6), st.integers(0, 2**32 - 1))
+def test_multiply_chain_in_both_orders(dims, seed):
+    rng = np.random.default_rng(seed)
+    factors = [rng.normal(size=(p, q)) for p, q in zip(dims[:-1], dims[1:], strict=True)]
+    expected = factors[0] if len(factors) == 1 else np.linalg.multi_dot(factors)
+    reverse = multiply_chain(factors, "reverse")
+    forward = multiply_chain(factors, "forward")
+    np.testing.assert_allclose(reverse.product, expected, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(forward.product, expected, rtol=1e-10, atol=1e-10)
+    d = dims  # factor i has shape (d[i], d[i + 1])
+    assert reverse.multiply_adds == sum(d[0] * d[i] * d[i + 1] for i in range(1, len(d) - 1))
+    assert forward.multiply_adds == sum(d[i] * d[i + 1] * d[-1] for i in range(len(d) - 2))
+    # Reverse mode's intermediates have the rows of the leftmost factor, forward mode's
+    # the columns of the rightmost.
+    assert all(shape[0] == d[0] for shape in reverse.shapes)
+    assert all(shape[1] == d[-1] for shape in forward.shapes)
+
+
+def test_multiply_chain_with_a_row_on_the_left_forms_only_rows():
+    row, J2, J1 = np.ones((1, 3)), np.ones((3, 4)), np.ones((4, 5))
+    reverse = multiply_chain([row, J2, J1], "reverse")
+    assert reverse.shapes == [(1, 4), (1, 5)] and reverse.multiply_adds == 12 + 20
+    forward = multiply_chain([row, J2, J1], "forward")
+    assert forward.shapes == [(3, 5), (1, 5)] and forward.multiply_adds == 60 + 15
+    np.testing.assert_array_equal(reverse.product, forward.product)
+
+
+def test_multiply_chain_refuses_bad_input_by_name():
+    A, B = np.ones((2, 3)), np.ones((4, 2))
+    with pytest.raises(ValueError, match="factors\\[0\\] has shape \\(2, 3\\) and factors\\[1\\]"):
+        multiply_chain([A, B], "reverse")
+    with pytest.raises(ValueError, match="order must be 'reverse' or 'forward', got 'left'"):
+        multiply_chain([A], "left")
+    with pytest.raises(ValueError, match="non-empty list"):
+        multiply_chain([], "forward")
+    with pytest.raises(TypeError, match="factors\\[1\\] must be a 2-D array of real numbers"):
+        multiply_chain([A, np.ones(3)], "forward")
+    with pytest.raises(TypeError, match="factors\\[0\\] must be a 2-D array"):
+        multiply_chain([np.array([["a"]])], "forward")
 
 
 def test_draw_graph_draws_every_node_and_edge():

@@ -12,10 +12,16 @@ back to the leaves, and applies the chain rule at every edge::
 The ``+=`` is where gradients add at forks: a value used twice receives one
 contribution per use, which is the "sum over paths" form of the multivariable chain rule.
 
-Besides reverse mode, :func:`forward_derivative` runs *forward mode* over the same
-graph (one sweep per input), and :func:`count_operations` counts the work of both, so the
-book can show with numbers why reverse mode gives every partial derivative of one output
-for the price of a small constant times the function itself.
+Besides reverse mode, :func:`forward_sweep` runs *forward mode* over the same graph (one
+sweep per input, giving the derivatives of every output with respect to it) and counts
+its work, as :func:`count_operations` counts a backward sweep's, so the book can show
+with numbers why reverse mode gives every partial derivative of one output for the price
+of a small constant times the function itself. :func:`multiply_chain` shows the same two
+orders on a chain of Jacobian matrices: reverse mode is the order in which every
+intermediate product is a row (a vector–Jacobian product).
+
+A new operation is one call of :meth:`Value.operation` with its forward result and a
+function returning its local derivatives; every operation of the engine is written so.
 
 Examples
 --------
@@ -34,14 +40,19 @@ from numbers import Real
 from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
+    "ChainProduct",
+    "ForwardSweep",
     "OperationCount",
     "Value",
     "count_operations",
     "draw_graph",
     "forward_derivative",
+    "forward_sweep",
     "gradient",
+    "multiply_chain",
     "topological_order",
 ]
 
@@ -114,15 +125,57 @@ class Value:
         self._local_derivatives: LocalDerivatives = _leaf
 
     @classmethod
-    def _result(
+    def operation(
         cls, data: float, parents: tuple[Value, ...], op: str, local: LocalDerivatives
     ) -> Value:
-        """A new node of the graph; a non-finite result means the computation diverged."""
+        """A new node of the graph: the result of operation ``op`` on ``parents``.
+
+        Every operation of the engine is one call of this method, and so is a new one
+        (see the examples): give the forward result, the operands, a name, and a function
+        returning the local derivatives ``∂(result)/∂(parent)`` in parent order.
+
+        Parameters
+        ----------
+        data : float
+            The result of the forward computation.
+        parents : tuple of Value
+            The operands, in the order in which ``local`` returns their derivatives.
+        op : str
+            The operation's name, shown in graph drawings and error messages.
+        local : callable
+            ``local()`` returns one float per parent. It is called only by the sweeps
+            (backward and forward mode), so it may reuse values of the forward pass.
+
+        Raises
+        ------
+        TypeError
+            If ``parents`` is not a tuple of Values, ``op`` not a string or ``local`` not
+            callable.
+        OverflowError
+            If ``data`` is infinite or NaN: the computation diverged.
+
+        Examples
+        --------
+        The sine, with its local derivative next to its forward rule:
+
+        >>> def sin(x):
+        ...     c = math.cos(x.data)
+        ...     return Value.operation(math.sin(x.data), (x,), "sin", lambda: (c,))
+        >>> x = Value(0.0)
+        >>> gradient(sin(x) * 3, [x])
+        [3.0]
+        """
+        if not isinstance(parents, tuple) or not all(isinstance(p, Value) for p in parents):
+            raise TypeError(f"parents must be a tuple of Values, got {parents!r}")
+        if not isinstance(op, str):
+            raise TypeError(f"op must be a string, got {type(op).__name__}")
+        if not callable(local):
+            raise TypeError(f"local must be a function returning local derivatives, got {local!r}")
         if not math.isfinite(data):
             operands = ", ".join(repr(p.data) for p in parents)
             raise OverflowError(f"{op}({operands}) = {data}: the computation diverged")
         out = cls.__new__(cls)
-        out.data, out.grad, out.label, out.op = data, 0.0, "", op
+        out.data, out.grad, out.label, out.op = float(data), 0.0, "", op
         out._parents, out._local_derivatives = parents, local
         return out
 
@@ -132,8 +185,21 @@ class Value:
         return self._parents
 
     def local_derivatives(self) -> tuple[float, ...]:
-        """``∂(self)/∂(parent)`` for each parent, at the current data, in parent order."""
-        return self._local_derivatives()
+        """``∂(self)/∂(parent)`` for each parent, at the current data, in parent order.
+
+        Raises
+        ------
+        ValueError
+            If the operation's ``local`` function returned a different number of
+            derivatives than it has parents (a mistake in a new operation).
+        """
+        local = tuple(self._local_derivatives())
+        if len(local) != len(self._parents):
+            raise ValueError(
+                f"operation {self.op!r} has {len(self._parents)} operand(s) but its local "
+                f"derivatives function returned {len(local)} value(s)"
+            )
+        return local
 
     def __repr__(self) -> str:
         name = f"label={self.label!r}, " if self.label else ""
@@ -143,23 +209,23 @@ class Value:
 
     def __add__(self, other: object) -> Value:
         other = _as_value(other, "right operand of +")
-        return Value._result(self.data + other.data, (self, other), "+", lambda: (1.0, 1.0))
+        return Value.operation(self.data + other.data, (self, other), "+", lambda: (1.0, 1.0))
 
     def __mul__(self, other: object) -> Value:
         other = _as_value(other, "right operand of *")
         a, b = self.data, other.data
-        return Value._result(a * b, (self, other), "*", lambda: (b, a))
+        return Value.operation(a * b, (self, other), "*", lambda: (b, a))
 
     def __sub__(self, other: object) -> Value:
         other = _as_value(other, "right operand of -")
-        return Value._result(self.data - other.data, (self, other), "-", lambda: (1.0, -1.0))
+        return Value.operation(self.data - other.data, (self, other), "-", lambda: (1.0, -1.0))
 
     def __truediv__(self, other: object) -> Value:
         other = _as_value(other, "right operand of /")
         a, b = self.data, other.data
         if b == 0.0:
             raise ZeroDivisionError(f"division by zero: the divisor {other!r} is 0")
-        return Value._result(a / b, (self, other), "/", lambda: (1.0 / b, -a / b / b))
+        return Value.operation(a / b, (self, other), "/", lambda: (1.0 / b, -a / b / b))
 
     def __pow__(self, exponent: object) -> Value:
         if isinstance(exponent, Value):
@@ -176,7 +242,7 @@ class Value:
         try:
             data = a**n
         except OverflowError:
-            data = math.inf  # reported as divergence by _result
+            data = math.inf  # reported as divergence by Value.operation
 
         def local() -> tuple[float, ...]:
             if n == 0.0:
@@ -185,10 +251,10 @@ class Value:
                 raise ZeroDivisionError(f"the derivative of x ** {n!r} is infinite at x = 0")
             return (n * a ** (n - 1.0),)
 
-        return Value._result(data, (self,), f"**{n:g}", local)
+        return Value.operation(data, (self,), f"**{n:g}", local)
 
     def __neg__(self) -> Value:
-        return Value._result(-self.data, (self,), "neg", lambda: (-1.0,))
+        return Value.operation(-self.data, (self,), "neg", lambda: (-1.0,))
 
     # A plain number on the left (2 * x, 1 - x, 2 / x) becomes a constant leaf.
     def __radd__(self, other: object) -> Value:
@@ -216,8 +282,8 @@ class Value:
         try:
             e = math.exp(self.data)
         except OverflowError:
-            e = math.inf  # reported as divergence by _result
-        return Value._result(e, (self,), "exp", lambda: (e,))
+            e = math.inf  # reported as divergence by Value.operation
+        return Value.operation(e, (self,), "exp", lambda: (e,))
 
     def log(self) -> Value:
         """Natural logarithm; the derivative is ``1 / self``.
@@ -230,12 +296,12 @@ class Value:
         a = self.data
         if a <= 0.0:
             raise ValueError(f"log needs a positive argument, got {a!r}")
-        return Value._result(math.log(a), (self,), "log", lambda: (1.0 / a,))
+        return Value.operation(math.log(a), (self,), "log", lambda: (1.0 / a,))
 
     def tanh(self) -> Value:
         """Hyperbolic tangent; the derivative is ``1 - tanh²``."""
         t = math.tanh(self.data)
-        return Value._result(t, (self,), "tanh", lambda: (1.0 - t * t,))
+        return Value.operation(t, (self,), "tanh", lambda: (1.0 - t * t,))
 
     def sigmoid(self) -> Value:
         """Logistic function ``1 / (1 + e^{-x})``; the derivative is ``σ(1 - σ)`` ≤ 1/4.
@@ -244,12 +310,33 @@ class Value:
         """
         e = math.exp(-abs(self.data))
         s = 1.0 / (1.0 + e) if self.data >= 0 else e / (1.0 + e)
-        return Value._result(s, (self,), "sigmoid", lambda: (s * (1.0 - s),))
+        return Value.operation(s, (self,), "sigmoid", lambda: (s * (1.0 - s),))
 
     def relu(self) -> Value:
         """``max(0, x)``; the derivative is 1 for ``x > 0`` and 0 otherwise (also at 0)."""
         a = self.data
-        return Value._result(max(a, 0.0), (self,), "relu", lambda: (1.0 if a > 0 else 0.0,))
+        return Value.operation(max(a, 0.0), (self,), "relu", lambda: (1.0 if a > 0 else 0.0,))
+
+    def max(self, other: object) -> Value:
+        """The larger of ``self`` and ``other``; the gradient goes to the larger one only.
+
+        The local derivatives are ``(1, 0)`` if ``self`` is larger and ``(0, 1)`` if
+        ``other`` is: a max gate *routes* the whole gradient to the operand that won. At a
+        tie, where max has no derivative, each operand gets ``1/2``, as SymPy's
+        ``Heaviside(0) = 1/2`` gives for ``diff(Max(x, y), x)``; so ``x.max(x)`` has the
+        derivative 1 of ``x`` itself. (``x.relu()`` and ``x.max(0)`` differ only at
+        ``x = 0``, where ``relu`` takes 0.)
+
+        Examples
+        --------
+        >>> x, y = Value(3.0), Value(-1.0)
+        >>> gradient(x.max(y), [x, y])
+        [1.0, 0.0]
+        """
+        other = _as_value(other, "operand of max")
+        a, b = self.data, other.data
+        local = (1.0, 0.0) if a > b else (0.0, 1.0) if b > a else (0.5, 0.5)
+        return Value.operation(max(a, b), (self, other), "max", lambda: local)
 
     # ----- reverse mode -----
 
@@ -266,11 +353,11 @@ class Value:
         """
         order = topological_order(self)
         for node in order:
-            if node._parents:
+            if node.parents:
                 node.grad = 0.0
         self.grad += 1.0
         for node in reversed(order):
-            for parent, local in zip(node._parents, node._local_derivatives()):
+            for parent, local in zip(node.parents, node.local_derivatives(), strict=True):
                 # The chain rule along one edge; += because a parent may have other children.
                 parent.grad += local * node.grad
                 if not math.isfinite(parent.grad):
@@ -345,10 +432,14 @@ def topological_order(output: Value) -> list[Value]:
     >>> [v.op or v.label for v in topological_order((x * x).exp())]
     ['x', '*', 'exp']
     """
-    output = _check_output(output)
+    return _depth_first_order([_check_output(output)])
+
+
+def _depth_first_order(outputs: list[Value]) -> list[Value]:
+    """Every value the ``outputs`` depend on, once, each after all of its parents."""
     order: list[Value] = []
     visited: set[int] = set()
-    stack: list[tuple[Value, bool]] = [(output, False)]
+    stack: list[tuple[Value, bool]] = [(y, False) for y in reversed(outputs)]
     while stack:
         node, parents_done = stack.pop()
         if parents_done:
@@ -357,8 +448,8 @@ def topological_order(output: Value) -> list[Value]:
         if id(node) in visited:
             continue
         visited.add(id(node))
-        stack.append((node, True))
-        stack.extend((p, False) for p in node._parents if id(p) not in visited)
+        stack.append((node, True))  # comes off the stack again after all its parents
+        stack.extend((p, False) for p in node.parents if id(p) not in visited)
     return order
 
 
@@ -399,26 +490,7 @@ def gradient(output: Value, inputs: Sequence[Value]) -> list[float]:
 
 
 def forward_derivative(output: Value, wrt: Value) -> float:
-    """``∂output/∂wrt`` by forward mode: one sweep from the inputs towards the output.
-
-    Each node's *tangent* ``∂node/∂wrt`` is the sum over its parents of
-    ``local derivative × parent's tangent``, computed in topological order. The same
-    local derivatives as in reverse mode are used, but the sweep yields the derivative
-    with respect to *one* input; all n partial derivatives need n sweeps.
-
-    (A forward-mode library carries the tangent along with the value as it computes,
-    without recording a graph; walking the recorded graph gives the same numbers and lets
-    :func:`count_operations` compare the two modes on equal terms.)
-
-    Parameters
-    ----------
-    output : Value
-    wrt : Value
-        The input to differentiate with respect to.
-
-    Returns
-    -------
-    float
+    """``∂output/∂wrt`` by one forward-mode sweep; see :func:`forward_sweep`.
 
     Examples
     --------
@@ -426,18 +498,76 @@ def forward_derivative(output: Value, wrt: Value) -> float:
     >>> forward_derivative(x * y + x, x)
     6.0
     """
-    output = _check_output(output)
+    return forward_sweep([_check_output(output)], wrt).derivatives[0]
+
+
+class ForwardSweep(NamedTuple):
+    """What one forward-mode sweep delivered, and what it cost.
+
+    Attributes
+    ----------
+    derivatives : list of float
+        ``∂y/∂wrt`` for each output ``y``, in the order given.
+    multiply_adds : int
+        The products ``local derivative × tangent`` the sweep computed and added: one per
+        edge of the graph it walked.
+    """
+
+    derivatives: list[float]
+    multiply_adds: int
+
+
+def forward_sweep(outputs: Sequence[Value], wrt: Value) -> ForwardSweep:
+    """The derivatives of every output with respect to one input, by forward mode.
+
+    The sweep seeds the *tangent* of ``wrt`` with 1 and walks the graph once, from the
+    inputs towards the outputs (topological order), giving every node its tangent
+    ``∂node/∂wrt``: the sum over its parents of ``local derivative × parent's tangent``.
+    The same local derivatives as in reverse mode are used, but one sweep yields the
+    derivatives with respect to *one* input, of *all* outputs at once; the gradient of a
+    function of n inputs needs n sweeps.
+
+    (A forward-mode library carries the tangent along with the value as it computes,
+    without recording a graph; walking the recorded graph gives the same numbers and
+    lets the book count the work of the two modes on equal terms.)
+
+    Parameters
+    ----------
+    outputs : sequence of Value
+    wrt : Value
+        The input to differentiate with respect to.
+
+    Returns
+    -------
+    ForwardSweep
+        The derivatives and the number of multiply-adds the sweep ran.
+
+    Raises
+    ------
+    TypeError
+        If ``outputs`` is not a sequence of Values or ``wrt`` is not a Value.
+
+    Examples
+    --------
+    >>> x = Value(2.0)
+    >>> shared = x * x
+    >>> forward_sweep([shared + x, shared * 3], x)
+    ForwardSweep(derivatives=[5.0, 12.0], multiply_adds=6)
+    """
+    outputs = _check_inputs(outputs, "outputs")
     if not isinstance(wrt, Value):
         raise TypeError(f"wrt must be a Value, got {type(wrt).__name__}")
     tangent: dict[int, float] = {id(wrt): 1.0}
-    for node in topological_order(output):
-        if node is wrt or not node._parents:
+    multiply_adds = 0
+    for node in _depth_first_order(outputs):
+        if node is wrt or not node.parents:
             continue
         tangent[id(node)] = sum(
-            local * tangent.get(id(parent), 0.0)
-            for parent, local in zip(node._parents, node._local_derivatives())
+            local * tangent.get(id(parent), 0.0)  # a leaf other than wrt has tangent 0
+            for parent, local in zip(node.parents, node.local_derivatives(), strict=True)
         )
-    return tangent.get(id(output), 0.0)
+        multiply_adds += len(node.parents)
+    return ForwardSweep([tangent.get(id(y), 0.0) for y in outputs], multiply_adds)
 
 
 class OperationCount(NamedTuple):
@@ -482,18 +612,113 @@ def count_operations(output: Value) -> OperationCount:
     OperationCount(leaves=2, operations=3, edges=5)
     """
     order = topological_order(output)
-    operations = sum(1 for node in order if node._parents)
-    edges = sum(len(node._parents) for node in order)
+    operations = sum(1 for node in order if node.parents)
+    edges = sum(len(node.parents) for node in order)
     return OperationCount(len(order) - operations, operations, edges)
 
 
-def _check_inputs(inputs: Iterable[Value]) -> list[Value]:
+class ChainProduct(NamedTuple):
+    """A product of matrices, the order it was formed in, and its cost.
+
+    Attributes
+    ----------
+    product : ndarray
+        ``factors[0] @ factors[1] @ … @ factors[-1]``.
+    multiply_adds : int
+        The multiply-adds of the dense products: ``p q r`` for each ``(p × q) (q × r)``.
+    shapes : list of tuple of int
+        The shape of every intermediate product, in the order they were formed.
+    """
+
+    product: NDArray[np.float64]
+    multiply_adds: int
+    shapes: list[tuple[int, int]]
+
+
+def multiply_chain(factors: Sequence[ArrayLike], order: str) -> ChainProduct:
+    """Multiply a chain of Jacobians ``J_L ⋯ J_1`` from one end, counting the work.
+
+    The chain rule makes the Jacobian of a composition the product of the Jacobians of
+    its steps. The product is the same in any order; its cost is not. With ``order =
+    "reverse"`` the factors are multiplied from the left, ``(((J_L J_{L-1}) J_{L-2}) ⋯)``:
+    if ``J_L`` is the row ``∂E/∂(output)`` of a scalar loss, every intermediate product
+    is a row, and each step is a vector–Jacobian product; this is reverse mode. With
+    ``order = "forward"`` they are multiplied from the right, ``(⋯ (J_2 J_1))``: every
+    intermediate product is a full Jacobian with as many columns as ``J_1`` has (one per
+    input); this is forward mode, one column per sweep.
+
+    Parameters
+    ----------
+    factors : sequence of array_like, each of shape (p, q)
+        ``[J_L, …, J_1]`` in the order they are written, the leftmost first; the
+        columns of each must match the rows of the next.
+    order : {"reverse", "forward"}
+        Multiply from the left (``"reverse"``) or from the right (``"forward"``).
+
+    Returns
+    -------
+    ChainProduct
+
+    Raises
+    ------
+    ValueError
+        If ``order`` is neither name, ``factors`` is empty, or two neighbouring factors
+        do not fit (the message names them).
+    TypeError
+        If a factor is not a two-dimensional array of real numbers.
+
+    Examples
+    --------
+    >>> row, J2, J1 = np.ones((1, 3)), np.ones((3, 4)), np.ones((4, 5))
+    >>> multiply_chain([row, J2, J1], "reverse").multiply_adds   # 1·3·4 + 1·4·5
+    32
+    >>> multiply_chain([row, J2, J1], "forward").multiply_adds   # 3·4·5 + 1·3·5
+    75
+    """
+    if order not in ("reverse", "forward"):
+        raise ValueError(f"order must be 'reverse' or 'forward', got {order!r}")
+    if isinstance(factors, np.ndarray) or not isinstance(factors, Sequence) or not factors:
+        raise ValueError("factors must be a non-empty list of matrices [J_L, ..., J_1]")
+    mats = []
+    for i, factor in enumerate(factors):
+        array = np.asarray(factor)
+        if array.ndim != 2 or array.dtype.kind not in "iuf":
+            raise TypeError(
+                f"factors[{i}] must be a 2-D array of real numbers, got shape {array.shape} "
+                f"and dtype {array.dtype}"
+            )
+        mats.append(array.astype(np.float64))
+    for i in range(len(mats) - 1):
+        if mats[i].shape[1] != mats[i + 1].shape[0]:
+            raise ValueError(
+                f"factors[{i}] has shape {mats[i].shape} and factors[{i + 1}] has shape "
+                f"{mats[i + 1].shape}: the columns of one must match the rows of the next"
+            )
+    multiply_adds, shapes = 0, []
+    if order == "reverse":
+        product = mats[0]
+        for right in mats[1:]:
+            multiply_adds += product.shape[0] * product.shape[1] * right.shape[1]
+            product = product @ right
+            shapes.append((product.shape[0], product.shape[1]))
+    else:
+        product = mats[-1]
+        for left in reversed(mats[:-1]):
+            multiply_adds += left.shape[0] * left.shape[1] * product.shape[1]
+            product = left @ product
+            shapes.append((product.shape[0], product.shape[1]))
+    return ChainProduct(product, int(multiply_adds), shapes)
+
+
+def _check_inputs(inputs: Iterable[Value], name: str = "inputs") -> list[Value]:
     if isinstance(inputs, Value):
-        raise TypeError("inputs must be a sequence of Values, e.g. [x, y]; got one Value")
+        raise TypeError(f"{name} must be a sequence of Values, e.g. [x, y]; got one Value")
+    if not isinstance(inputs, Iterable):
+        raise TypeError(f"{name} must be a sequence of Values, got {type(inputs).__name__}")
     inputs = list(inputs)
     for i, x in enumerate(inputs):
         if not isinstance(x, Value):
-            raise TypeError(f"inputs[{i}] must be a Value, got {type(x).__name__}")
+            raise TypeError(f"{name}[{i}] must be a Value, got {type(x).__name__}")
     return inputs
 
 
@@ -524,17 +749,19 @@ def draw_graph(output: Value, ax=None, *, show_grad: bool = True, width: float =
     """
     from matplotlib.figure import Figure
 
+    from bpbook.plotting import COLORS
+
     order = topological_order(output)
     depth: dict[int, int] = {}
     for node in order:
-        depth[id(node)] = 1 + max((depth[id(p)] for p in node._parents), default=-1)
+        depth[id(node)] = 1 + max((depth[id(p)] for p in node.parents), default=-1)
     columns: dict[int, list[Value]] = {}
     for node in order:
         columns.setdefault(depth[id(node)], []).append(node)
     position: dict[int, tuple[float, float]] = {}
     for col, nodes in columns.items():
         # Top to bottom by the mean height of the operands, so that edges cross less.
-        nodes.sort(key=lambda v: -np.mean([position[id(p)][1] for p in v._parents] or [0.0]))
+        nodes.sort(key=lambda v: -np.mean([position[id(p)][1] for p in v.parents] or [0.0]))
         for row, node in enumerate(nodes):
             position[id(node)] = (float(col), (len(nodes) - 1) / 2.0 - row)
 
@@ -542,8 +769,8 @@ def draw_graph(output: Value, ax=None, *, show_grad: bool = True, width: float =
     uses: dict[tuple[int, int], int] = {}
     for node in order:
         x1, y1 = position[id(node)]
-        parents = node._parents
-        for parent, local in zip(parents, node._local_derivatives()):
+        parents = node.parents
+        for parent, local in zip(parents, node.local_derivatives(), strict=True):
             x0, y0 = position[id(parent)]
             # Repeated operands (x * x) fan out above and below the straight line; an edge
             # that skips a column arches over the boxes in between.
@@ -570,7 +797,8 @@ def draw_graph(output: Value, ax=None, *, show_grad: bool = True, width: float =
             ax.annotate("", xy=(x1 - 0.22, y1), xytext=(x0 + 0.22, y0), arrowprops=arrow)
         ax.text(
             x_mid, y_mid, f"{local:.3g}", ha="center", va="center", fontsize=9,
-            color="tab:red", bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none"},
+            color=COLORS["backward"],
+            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none"},
         )
     for node in order:
         title = node.label or node.op
@@ -579,7 +807,7 @@ def draw_graph(output: Value, ax=None, *, show_grad: bool = True, width: float =
             *position[id(node)], text, ha="center", va="center", fontsize=10,
             bbox={
                 "boxstyle": "round,pad=0.3",
-                "fc": "#e8f0fb" if node._parents else "#fdf3d8",
+                "fc": "#e8f0fb" if node.parents else "#fdf3d8",
                 "ec": "0.3",
             },
         )
