@@ -3,18 +3,22 @@ import pytest
 
 from bpbook import MLP, datasets
 from bpbook.evolution import (
+    CMAES,
     GRADIENT_COST,
     EvolutionStrategy,
     GeneticAlgorithm,
     HillClimber,
     NetworkObjective,
     centred_ranks,
+    descend,
     es_gradient,
     evaluations_to_target,
     flatten,
     optimize,
+    optimize_many,
     unflatten,
 )
+from bpbook.optim import minimize
 
 
 def quadratic(a):
@@ -38,6 +42,10 @@ STRATEGIES = {
     "ES raw": lambda seed=0: EvolutionStrategy(X0, sigma=0.1, population=20,
                                                learning_rate=0.1, rank_shaping=False,
                                                seed=seed),
+    "ES Adam": lambda seed=0: EvolutionStrategy(X0, sigma=0.1, population=20,
+                                                learning_rate=0.05, optimizer="adam",
+                                                seed=seed),
+    "CMA-ES": lambda seed=0: CMAES(X0, sigma=0.5, seed=seed),
 }
 
 
@@ -76,18 +84,36 @@ def test_elitist_strategies_never_get_worse():
 
 
 def test_one_fifth_rule_update_is_exact():
-    """Success: σ · e^{0.8/2.4} = σ e^{1/3}; failure: σ e^{−1/12}; (1+λ): share s."""
+    """Success: σ · e^{0.8/d}; failure: σ e^{−0.2/d}, d = √(n+1); (1+M): share s."""
     climber = HillClimber([0.0], sigma=1.0, adapt_sigma=True, seed=0)
+    d = np.sqrt(2.0)
+    assert climber.damping == d
     climber.tell(np.ones(len(climber.ask())))  # the parent's loss: 1
     climber.ask(), climber.tell([0.5])
-    assert climber.sigma == pytest.approx(np.exp(1 / 3), rel=1e-14)
+    assert climber.sigma == pytest.approx(np.exp(0.8 / d), rel=1e-14)
     climber.ask(), climber.tell([2.0])
-    assert climber.sigma == pytest.approx(np.exp(1 / 3 - 1 / 12), rel=1e-14)
+    assert climber.sigma == pytest.approx(np.exp(0.6 / d), rel=1e-14)
     assert climber.solution_loss == 0.5
-    wide = HillClimber([0.0], sigma=1.0, population=5, adapt_sigma=True, seed=0)
+    # Four failures undo one success: the rule is in balance at a success rate of 1/5.
+    for _ in range(3):
+        climber.ask(), climber.tell([2.0])
+    assert climber.sigma == pytest.approx(1.0, rel=1e-14)
+    wide = HillClimber(np.zeros(8), sigma=1.0, population=5, adapt_sigma=True, seed=0)
     wide.tell([1.0] * len(wide.ask()))
     wide.ask(), wide.tell([0.5, 2.0, 0.9, 3.0, 1.0])  # 2 of 5 strictly better
-    assert wide.sigma == pytest.approx(np.exp((0.4 - 0.2) / 2.4), rel=1e-14)
+    assert wide.sigma == pytest.approx(np.exp((0.4 - 0.2) / 3.0), rel=1e-14)
+
+
+def test_strict_acceptance_refuses_ties_and_the_classic_rule_takes_them():
+    for accept_ties in (True, False):
+        climber = HillClimber([0.0], sigma=1.0, accept_ties=accept_ties, seed=0)
+        climber.tell([1.0] * len(climber.ask()))
+        tweak = climber.ask()[0]
+        climber.tell([1.0])  # as good as the parent, not better
+        kept = climber.solution
+        np.testing.assert_array_equal(kept, tweak if accept_ties else [0.0])
+        climber.ask(), climber.tell([0.5])  # a strict improvement is kept either way
+        assert climber.solution_loss == 0.5
 
 
 def test_one_fifth_rule_grows_timid_steps_and_shrinks_bold_ones():
@@ -203,7 +229,7 @@ def test_flatten_unflatten_round_trip():
     theta = flatten(net)
     assert theta.shape == (net.n_parameters,)
     twin = unflatten(net, theta)
-    for a, b in zip([*net.weights, *net.biases], [*twin.weights, *twin.biases]):
+    for a, b in zip([*net.weights, *net.biases], [*twin.weights, *twin.biases], strict=True):
         np.testing.assert_array_equal(a, b)
     v = np.random.default_rng(0).normal(size=net.n_parameters)
     np.testing.assert_array_equal(flatten(unflatten(net, v)), v)
@@ -384,5 +410,164 @@ def test_optimize_and_helpers_check_their_arguments():
         NetworkObjective(MLP([2, 1]), np.zeros((3, 2)), np.zeros(3))(np.zeros((4, 2)))
     with pytest.raises(ValueError, match="at least 2 values"):
         centred_ranks([1.0])
-    with pytest.raises(ValueError, match="epsilons has 3 rows but fitness has 2"):
+    with pytest.raises(ValueError, match="epsilons has 3 rows but losses has 2"):
         es_gradient([1.0, 2.0], np.zeros((3, 2)), 0.1)
+
+
+# --- the batched gradient ------------------------------------------------------------------
+
+@pytest.mark.parametrize("loss, hidden, output, targets", [
+    ("mse", "tanh", "identity", "real"),
+    ("mse", "sigmoid", "sigmoid", "binary"),
+    ("mse", "relu", "softmax", "onehot"),
+    ("binary_cross_entropy", "tanh", "sigmoid", "binary"),
+    ("softmax_cross_entropy", "sigmoid", "identity", "labels"),
+    ("softmax_cross_entropy", "tanh", "softmax", "labels"),
+])
+def test_batched_value_and_gradient_equal_backpropagation_network_by_network(
+        loss, hidden, output, targets):
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(25, 4))
+    K = 1 if targets in ("binary", "real") else 3
+    Y = {"real": rng.normal(size=(25, 1)), "binary": rng.integers(0, 2, (25, 1)) * 1.0,
+         "labels": rng.integers(0, 3, 25), "onehot": np.eye(3)[rng.integers(0, 3, 25)]}[targets]
+    net = MLP([4, 6, 5, K], activation=hidden, output_activation=output, seed=1)
+    f = NetworkObjective(net, X, Y, loss)
+    thetas = flatten(net) + 0.5 * rng.normal(size=(6, net.n_parameters))
+    values, gradients = f.value_and_gradient(thetas)
+    for theta, value, gradient in zip(thetas, values, gradients, strict=True):
+        E, gw, gb = unflatten(net, theta).gradients(X, Y, loss)
+        np.testing.assert_allclose(value, E, rtol=1e-12)
+        np.testing.assert_allclose(
+            gradient, np.concatenate([g.ravel() for g in (*gw, *gb)]), rtol=1e-10, atol=1e-14)
+    one_value, one_gradient = f.value_and_gradient(thetas[2])
+    assert isinstance(one_value, float) and one_gradient.shape == (net.n_parameters,)
+    np.testing.assert_allclose(f.gradient(thetas[2]), gradients[2], rtol=1e-13)
+
+
+def test_gradient_checks_the_data_once_at_construction(monkeypatch):
+    f, X, Y = xor_objective()
+    theta = flatten(f.net)
+    expected = f.gradient(theta)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("data checked again on a gradient call")
+
+    monkeypatch.setattr(MLP, "check_data", refuse)
+    monkeypatch.setattr(MLP, "check_inputs", refuse)
+    np.testing.assert_array_equal(f.gradient(theta), expected)
+    with pytest.raises(ValueError, match="thetas has 12 columns"):
+        f.gradient(theta[:-1])
+
+
+# --- gradient descent on many rows ----------------------------------------------------------
+
+def test_descend_is_minimize_row_by_row_and_charges_every_gradient():
+    f, _, _ = xor_objective()
+    theta = flatten(f.net)
+    rates = [0.25, 1.0, 2.0]  # larger rates are chaotic on XOR: rounding would decide
+    runs = descend(f, np.tile(theta, (3, 1)), rates, 600)
+    for run, rate in zip(runs, rates, strict=True):
+        path = minimize(f.value, f.gradient, theta, rate, 200)
+        np.testing.assert_allclose(run.losses, path.values, rtol=1e-10)
+        np.testing.assert_array_equal(run.evaluations, GRADIENT_COST * np.arange(201))
+    cheap = descend(f, theta, 2.0, 600, gradient_cost=2)[0]
+    assert cheap.evaluations[-1] == 600 and len(cheap.losses) == 301
+
+
+def test_descend_stops_each_row_at_its_target_or_divergence():
+    f, _, _ = xor_objective()
+    theta = flatten(f.net)
+    slow, fast = descend(f, np.tile(theta, (2, 1)), [0.5, 4.0], 30_000, target=0.1)
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    least_squares = NetworkObjective(MLP([3, 1], seed=0), X, X @ [[1.0], [2.0], [3.0]], "mse")
+    start = flatten(least_squares.net)
+    calm, wild = descend(least_squares, np.tile(start, (2, 1)), [0.1, 10.0], 30_000,
+                         target=1e-6)
+    assert fast.reached_target and slow.reached_target and calm.reached_target
+    assert wild.diverged and not wild.reached_target
+    assert fast.cost < slow.cost < np.inf and wild.cost == np.inf
+    assert np.all(fast.losses[:-1] > 0.1) and fast.losses[-1] <= 0.1
+    assert np.all(np.isfinite(wild.losses))
+
+
+# --- many strategies at once ---------------------------------------------------------------
+
+def test_optimize_many_equals_separate_runs():
+    names = ["hill climber", "GA tournament + crossover", "ES ranks", "CMA-ES"]
+    together = optimize_many([STRATEGIES[name](seed=5) for name in names], F_QUAD, 800,
+                             target=1e-2)
+    for name, run in zip(names, together, strict=True):
+        alone = optimize(STRATEGIES[name](seed=5), F_QUAD, 800, target=1e-2)
+        np.testing.assert_array_equal(run.evaluations, alone.evaluations)
+        np.testing.assert_allclose(run.losses, alone.losses, rtol=1e-13)
+        assert run.reached_target == alone.reached_target
+
+
+def test_optimize_many_evaluates_a_generation_in_one_call():
+    calls = []
+
+    def f(X):
+        calls.append(len(X))
+        return F_QUAD(X)
+
+    strategies = [EvolutionStrategy(X0, 0.1, 10, 0.05, seed=s) for s in range(3)]
+    runs = optimize_many(strategies, f, 110)
+    # the starts, then per generation 3 × 10 probes and 3 monitoring evaluations
+    assert calls[0] == 3 and set(calls[1:]) == {30, 3}
+    assert [run.evaluations[-1] for run in runs] == [110, 110, 110]
+    with pytest.raises(ValueError, match="repeats an object"):
+        optimize_many([strategies[0], strategies[0]], f, 10)
+    with pytest.raises(ValueError, match="strategies is empty"):
+        optimize_many([], f, 10)
+
+
+def test_run_cost_is_the_evaluations_to_the_target():
+    run = optimize(STRATEGIES["ES raw"](), F_QUAD, 100_000, target=1e-3)
+    assert run.cost == run.evaluations[-1]
+    assert optimize(STRATEGIES["ES raw"](), F_QUAD, 50, target=1e-30).cost == np.inf
+
+
+# --- Adam on the ES estimate ---------------------------------------------------------------
+
+def test_adam_first_step_moves_every_coordinate_by_about_eta():
+    es = EvolutionStrategy(X0, sigma=0.1, population=20, learning_rate=0.01,
+                           optimizer="adam", rank_shaping=False, seed=0)
+    es.tell(F_QUAD(es.ask()))
+    g = es.last_gradient
+    # v̂ = g and ŝ = g² after one step, so the step is η g / (|g| + τ).
+    np.testing.assert_allclose(es.solution, X0 - 0.01 * g / (np.abs(g) + 1e-8), rtol=1e-14)
+
+
+def test_adam_settings_are_checked():
+    with pytest.raises(ValueError, match="unknown optimizer 'rmsprop'"):
+        EvolutionStrategy(X0, 0.1, optimizer="rmsprop")
+    with pytest.raises(ValueError, match="beta2 must be a number in"):
+        EvolutionStrategy(X0, 0.1, optimizer="adam", beta2=1.0)
+
+
+# --- CMA-ES from pycma -------------------------------------------------------------------
+
+def test_cmaes_learns_the_inverse_hessian_of_an_ill_conditioned_quadratic():
+    curvatures = 10.0 ** np.arange(5)  # κ = 10⁴
+    f, _ = quadratic(curvatures)
+    cmaes = CMAES(np.ones(5), sigma=0.5, seed=1)
+    run = optimize(cmaes, f, 3000)
+    assert run.losses[-1] < 1e-8 * run.losses[0]
+    # Σ H has a condition number near 1 where H alone has 10⁴: Σ ≈ c H⁻¹.
+    eigenvalues = np.linalg.eigvals(cmaes.covariance @ np.diag(curvatures)).real
+    assert eigenvalues.max() / eigenvalues.min() < 20
+    np.testing.assert_allclose(np.diag(cmaes.covariance), cmaes._es.stds ** 2, rtol=1e-10)
+
+
+def test_cmaes_diagonal_covariance_and_population():
+    f, _ = quadratic(10.0 ** np.arange(5))
+    cmaes = CMAES(np.ones(5), sigma=0.5, population=12, diagonal=True, seed=0)
+    assert cmaes.population == 12 and len(cmaes.ask()) == 12
+    cmaes.tell(f(cmaes._asked))
+    Sigma = cmaes.covariance
+    np.testing.assert_array_equal(Sigma, np.diag(np.diag(Sigma)))
+    with pytest.raises(ValueError, match="population must be at least 2"):
+        CMAES(X0, 0.5, population=1)
+    with pytest.raises(ValueError, match="sigma must be a finite number > 0"):
+        CMAES(X0, 0.0)

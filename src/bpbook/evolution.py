@@ -1,38 +1,50 @@
 """Evolutionary learning: improving parameters by trying variations, with no gradient.
 
+Symbols follow the book's Notation page: ``E`` is the loss (the evolution literature
+maximises a *fitness* ``F = −E``), ``θ`` the vector of all ``n`` parameters, ``M`` the
+probes per step (``population``), ``r`` a probe's index, ``ε_r ~ N(0, I_n)`` its direction
+(``epsilons[r]``), ``σ`` their scale (``sigma``), ``q`` the parents kept (``parents``) and
+``η`` a learning rate.
+
 Every method here is a *strategy* with the same two-step interface (ask/tell):
 
 1. ``candidates = strategy.ask()`` proposes parameter vectors, one per row,
-   shape ``(k, n)``;
+   shape ``(M, n)``;
 2. the caller computes the loss of every row, in any way it likes (a loop, a vectorised
    batch, thousands of machines), and hands them back with ``strategy.tell(losses)``.
 
 The strategy never calls the loss itself, which is what makes evolution embarrassingly
 parallel. :func:`optimize` runs the loop until a budget of loss evaluations is spent or a
 target loss is reached, and records the loss of the current solution against the number
-of loss evaluations spent.
+of loss evaluations spent; :func:`optimize_many` runs many strategies in lockstep and
+evaluates all their candidates in one call. :func:`descend` is full-batch gradient descent
+on many parameter vectors at once, charged in the same unit.
 
 =========================  ==============================================================
 strategy                   one generation
 =========================  ==============================================================
-:class:`HillClimber`       tweak the parent λ times, keep the best child if it is no worse
-                           (the (1+λ) evolution strategy; λ = 1 is the (1+1)-ES)
+:class:`HillClimber`       tweak the parent M times, keep the best tweak if it is no worse
+                           (the literature's (1+λ) evolution strategy with λ = M; M = 1
+                           is the (1+1)-ES)
 :class:`GeneticAlgorithm`  select parents, cross them over, mutate; keep the elite
 :class:`EvolutionStrategy` estimate the gradient of the Gaussian-smoothed loss from
-                           mirrored perturbations, take a gradient step (Salimans et al.)
+                           mirrored probes, take a gradient step (Salimans et al. 2017)
+:class:`CMAES`             Hansen's covariance matrix adaptation, from the ``cma``
+                           package: it also learns the covariance Σ of the probes
 =========================  ==============================================================
 
 A network becomes a vector of parameters with :func:`flatten` and a vector a network with
-:func:`unflatten`; :class:`NetworkObjective` evaluates the loss of a whole population of
-networks in one vectorised forward pass.
+:func:`unflatten`; :class:`NetworkObjective` evaluates the loss (and the gradient, by
+backpropagation) of a whole population of networks in one vectorised pass.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from numbers import Integral, Real
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -44,6 +56,7 @@ from bpbook.optim import DIVERGENCE_FACTOR
 
 __all__ = [
     "GRADIENT_COST",
+    "CMAES",
     "EvolutionStrategy",
     "GeneticAlgorithm",
     "HillClimber",
@@ -51,37 +64,36 @@ __all__ = [
     "Run",
     "Strategy",
     "centred_ranks",
+    "descend",
     "es_gradient",
     "evaluations_to_target",
     "flatten",
     "optimize",
+    "optimize_many",
     "unflatten",
 ]
 
 Array = NDArray[np.float64]
 
 #: What one backpropagation gradient (with the loss it comes with) is charged, in loss
-#: evaluations. The forward pass does one matrix product per layer; the backward pass two
-#: (``δᵀA`` for ∂E/∂W and ``δW`` for the next delta, which the first layer skips). Three
-#: forward passes is therefore an upper bound by operation count; the time measured by
-#: ``bench/backward_vs_forward.py`` is 3 to 4.5.
+#: evaluations (one evaluation = one forward pass over the data). The forward pass does
+#: one matrix product per layer; the backward pass two (``δᵀA`` for ∂E/∂W and ``δW`` for
+#: the next delta, which the first layer skips), so by operation count a gradient costs
+#: at most three forward passes. Chapter 6 shows that its conclusions hold for charges
+#: of 2 to 5.
 GRADIENT_COST = 3
-
-#: Damping of the 1/5 success rule: σ grows by exp(0.8/d) = exp(1/3) after a success and
-#: shrinks by exp(−0.2/d) = exp(−1/12) after a failure, which balance at a success rate of
-#: exactly 1/5 (the (1+1)-ES of Kern et al. 2004, after Rechenberg 1973).
-SUCCESS_RULE_DAMPING = 2.4
 
 SELECTIONS = ("truncation", "tournament")
 OBJECTIVE_LOSSES = (*losses.LOSSES, "error_rate")
+OPTIMIZERS = ("sgd", "adam")
 
 
 # --- flat parameter vectors -------------------------------------------------------------
 
 def flatten(net: MLP) -> Array:
-    """All weights and biases of ``net`` as one vector.
+    """All weights and biases of ``net`` as one vector θ.
 
-    The order is ``W^(0), …, W^(L−1)`` (each row by row), then ``b^(0), …, b^(L−1)``: the
+    The order is ``W^(1), …, W^(L)`` (each row by row), then ``b^(1), …, b^(L)``: the
     order of ``[*net.weights, *net.biases]`` that :mod:`bpbook.optim` updates.
 
     Parameters
@@ -158,24 +170,27 @@ def _split(vectors: Array, shapes: list[tuple[int, ...]]) -> list[Array]:
 # --- the loss of a population of networks -----------------------------------------------
 
 class NetworkObjective:
-    """The loss of a network on fixed data, as a function of its parameter vector.
+    """The loss E of a network on fixed data, as a function of its parameter vector θ.
 
     Called with a matrix of parameter vectors (one network per row) it runs all of them
     in one batched forward pass, ``A ← g(A Wᵀ + b)`` with a stack of matrices ``W`` of
-    shape ``(k, n_out, n_in)``, so a population costs no Python loop per member.
+    shape ``(k, n_l, n_{l−1})``, so a population costs no Python loop per member.
+    :meth:`value_and_gradient` adds the backward pass, for a whole stack too. The data,
+    the loss and the architecture are checked once, here; the calls afterwards check
+    only the shape of θ and read the weights as views into it, without copies.
 
     Parameters
     ----------
     net : MLP
         The architecture (its current parameters are not used).
-    X : array_like, shape (m, n_in)
+    X : array_like, shape (m, n_0)
     Y : array_like
         Targets in any form :meth:`MLP.loss` accepts for ``loss``; for ``"error_rate"``
         integer class labels of shape ``(m,)`` or the targets of the other losses.
     loss : {"mse", "binary_cross_entropy", "softmax_cross_entropy", "error_rate"}
-        ``"error_rate"`` is the share of misclassified examples (as :meth:`MLP.predict`
-        classifies): one minus the accuracy. It is piecewise constant in the parameters,
-        so it has no useful gradient.
+        ``"error_rate"`` is E_0-1, the share of misclassified examples (as
+        :meth:`MLP.predict` classifies): one minus the accuracy. It is piecewise constant
+        in θ, so it has no useful gradient.
 
     Examples
     --------
@@ -211,6 +226,9 @@ class NetworkObjective:
         self.X, self.Y = X, Y
         self.n_parameters = net.n_parameters
         self._shapes = _shapes(net)
+        self._g = net.activation
+        output = net.output_activation
+        self._g_L = None if output == "softmax" else activations.get_activation(output)
 
     def __repr__(self) -> str:
         return (
@@ -219,12 +237,7 @@ class NetworkObjective:
 
     def __call__(self, thetas: ArrayLike) -> Array | float:
         """Loss of each row of ``thetas`` (shape ``(k, n)`` → ``(k,)``; ``(n,)`` → float)."""
-        thetas = as_float_array(thetas, "thetas", ndim=(1, 2))
-        if thetas.shape[-1] != self.n_parameters:
-            raise ValueError(
-                f"thetas has {thetas.shape[-1]} columns but the network has "
-                f"{self.n_parameters} parameters"
-            )
+        thetas = self._check_thetas(thetas)
         if thetas.ndim == 1:
             return float(self._losses(thetas[None])[0])
         widest = self.X.shape[0] * max(self.net.layer_sizes)
@@ -235,48 +248,107 @@ class NetworkObjective:
 
     def value(self, theta: ArrayLike) -> float:
         """The loss of one parameter vector, shape ``(n,)``."""
-        theta = _check_vector(theta, "theta", self.n_parameters, finite=False)
+        theta = self._check_thetas(theta, ndim=1)
         return float(self._losses(theta[None])[0])
 
     def gradient(self, theta: ArrayLike) -> Array:
-        """∇E at ``theta`` by backpropagation (:meth:`MLP.gradients`), shape ``(n,)``.
+        """∇E at ``theta`` by backpropagation, shape ``(n,)`` (see :meth:`value_and_gradient`)."""
+        return self.value_and_gradient(self._check_thetas(theta, ndim=1))[1]
+
+    def value_and_gradient(self, thetas: ArrayLike) -> tuple[float, Array] | tuple[Array, Array]:
+        """E and ∇E by backpropagation, for one parameter vector or a stack of them.
+
+        The forward pass keeps every activation; the backward pass runs the delta
+        recursion of :meth:`MLP.gradients` for all networks at once: for ``l = L, …, 1``,
+        ``∂E/∂W^(l) = δ^(l)ᵀ A^(l−1)``, ``∂E/∂b^(l) = Σ_i δ^(l)_i`` and
+        ``δ^(l−1) = δ^(l) W^(l) ⊙ g'(A^(l−1))``, with a leading axis over the networks.
+
+        Parameters
+        ----------
+        thetas : array_like, shape (n,) or (k, n)
+
+        Returns
+        -------
+        E : float, or ndarray of shape (k,)
+        gradient : ndarray, shape (n,) or (k, n)
+            In the order of :func:`flatten`.
 
         Raises
         ------
         ValueError
-            For ``loss="error_rate"``, whose gradient is zero wherever it exists.
+            For ``loss="error_rate"``, whose gradient is zero wherever it exists, or if
+            ``thetas`` does not have ``n`` columns.
         """
         if self.loss == "error_rate":
             raise ValueError(
                 "the error rate is piecewise constant: its gradient is zero wherever it "
                 "exists, so backpropagation has nothing to follow"
             )
-        _, grad_w, grad_b = unflatten(self.net, theta).gradients(self.X, self.Y, self.loss)
-        return np.concatenate([g.ravel() for g in (*grad_w, *grad_b)])
+        thetas = self._check_thetas(thetas)
+        batch = thetas[None] if thetas.ndim == 1 else thetas
+        L = self.net.n_layers
+        params = _split(batch, self._shapes)
+        weights = params[:L]
+        acts, Z = self._forward(batch, keep=True)
+        E, delta = self._loss_and_delta(Z)
+        gradient = np.empty_like(batch)
+        parts = _split(gradient, self._shapes)
+        grad_w, grad_b = parts[:L], parts[L:]
+        for l in range(L, 0, -1):
+            # Here delta is δ^(l), shape (k, m, n_l); A^(l−1) is acts[l−1].
+            grad_w[l - 1][...] = np.matmul(delta.transpose(0, 2, 1), acts[l - 1])  # BP4
+            grad_b[l - 1][...] = delta.sum(axis=1)  # BP3
+            if l > 1:  # BP2
+                g_prime = self._g.derivative_from_output(acts[l - 1])
+                delta = np.matmul(delta, weights[l - 1]) * g_prime
+        if thetas.ndim == 1:
+            return float(E[0]), gradient[0]
+        return E, gradient
 
-    def _losses(self, thetas: Array) -> Array:
-        net = self.net
+    def _check_thetas(self, thetas: ArrayLike, ndim: int | tuple[int, ...] = (1, 2)) -> Array:
+        thetas = as_float_array(thetas, "thetas", ndim=ndim)
+        if thetas.shape[-1] != self.n_parameters:
+            raise ValueError(
+                f"thetas has {thetas.shape[-1]} columns but the network has "
+                f"{self.n_parameters} parameters"
+            )
+        return thetas
+
+    def _forward(self, thetas: Array, keep: bool = False) -> tuple[list[Array], Array]:
+        """Activations ``A^(0..L−1)`` (if ``keep``) and the output layer's ``Z^(L)``.
+
+        ``A^(0)`` is ``X`` itself, shape ``(m, n_0)``, shared by all networks; the others
+        have shape ``(k, m, n_l)``, and ``Z^(L)`` shape ``(k, m, K)``.
+        """
+        L = self.net.n_layers
         params = _split(thetas, self._shapes)
-        weights, biases = params[: net.n_layers], params[net.n_layers :]
+        weights, biases = params[:L], params[L:]
         k, m = len(thetas), self.X.shape[0]
+        acts: list[Array] = [self.X]
         # The first layer shares its input X across the population: one matrix product
         # X [W_1; …; W_k]ᵀ serves all k networks, and BLAS does it at full speed.
         stacked = weights[0].reshape(-1, weights[0].shape[-1])
         Z = (self.X @ stacked.T).reshape(m, k, -1).transpose(1, 0, 2) + biases[0][:, None, :]
-        for W, b in zip(weights[1:], biases[1:]):
-            A = net.activation.function(Z)
-            Z = np.matmul(A, np.ascontiguousarray(W.transpose(0, 2, 1))) + b[:, None, :]
-        return self._loss_of_logits(Z)
+        for W, b in zip(weights[1:], biases[1:], strict=True):
+            A = self._g.function(Z)
+            if keep:
+                acts.append(A)
+            Z = np.matmul(A, W.transpose(0, 2, 1)) + b[:, None, :]
+        return acts, Z
+
+    def _losses(self, thetas: Array) -> Array:
+        return self._loss_of_logits(self._forward(thetas)[1])
+
+    def _output(self, Z: Array) -> Array:
+        return activations.softmax(Z) if self._g_L is None else self._g_L.function(Z)
 
     def _loss_of_logits(self, Z: Array) -> Array:
         """Per-network loss from the output layer's weighted inputs, shape (k, m, K)."""
-        m, output = Z.shape[1], self.net.output_activation
+        m = Z.shape[1]
         if self.loss == "error_rate":
-            A = activations.softmax(Z) if output == "softmax" else (
-                activations.get_activation(output).function(Z)
-            )
+            A = self._output(Z)
             if A.shape[2] == 1:
-                threshold = 0.0 if output == "tanh" else 0.5
+                threshold = 0.0 if self.net.output_activation == "tanh" else 0.5
                 predicted = (A[:, :, 0] > threshold).astype(np.int64)
             else:
                 predicted = np.argmax(A, axis=2)
@@ -286,10 +358,24 @@ class NetworkObjective:
         if self.loss == "softmax_cross_entropy":
             log_p = Z - losses.logsumexp(Z)[..., None]
             return 0.0 - np.sum(self.Y * log_p, axis=(1, 2)) / m
-        A = activations.softmax(Z) if output == "softmax" else (
-            activations.get_activation(output).function(Z)
-        )
-        return np.sum((A - self.Y) ** 2, axis=(1, 2)) / m
+        return np.sum((self._output(Z) - self.Y) ** 2, axis=(1, 2)) / m
+
+    def _loss_and_delta(self, Z: Array) -> tuple[Array, Array]:
+        """Per-network loss and δ^(L) = ∂E/∂Z^(L) (with the 1/m of the mean), as BP1."""
+        m = Z.shape[1]
+        if self.loss == "binary_cross_entropy":
+            E = np.sum(losses.softplus(Z) - self.Y * Z, axis=(1, 2)) / m
+            return E, (activations.sigmoid(Z) - self.Y) / m
+        if self.loss == "softmax_cross_entropy":
+            log_p = Z - losses.logsumexp(Z)[..., None]
+            E = 0.0 - np.sum(self.Y * log_p, axis=(1, 2)) / m
+            return E, (np.exp(log_p) - self.Y) / m
+        A = self._output(Z)
+        E = np.sum((A - self.Y) ** 2, axis=(1, 2)) / m
+        grad_a = 2.0 * (A - self.Y) / m
+        if self._g_L is None:
+            return E, activations.softmax_backward(A, grad_a)
+        return E, grad_a * self._g_L.derivative(Z)
 
 
 def _class_labels_of(Y: ArrayLike, m: int, K: int) -> NDArray[np.int64]:
@@ -320,11 +406,11 @@ def centred_ranks(losses: ArrayLike) -> Array:
 
     Parameters
     ----------
-    losses : array_like, shape (N,), N >= 2
+    losses : array_like, shape (M,), M >= 2
 
     Returns
     -------
-    ndarray, shape (N,)
+    ndarray, shape (M,)
 
     Examples
     --------
@@ -345,18 +431,20 @@ def centred_ranks(losses: ArrayLike) -> Array:
     return ranks / (len(values) - 1) - 0.5
 
 
-def es_gradient(fitness: ArrayLike, epsilons: ArrayLike, sigma: float) -> Array:
-    """The evolution-strategies gradient estimate ``g = (1/(Nσ)) Σ_i F_i ε_i``.
+def es_gradient(losses: ArrayLike, epsilons: ArrayLike, sigma: float) -> Array:
+    """The evolution-strategies estimate ``(1/(Mσ)) Σ_r E_r ε_r`` of ∇E_σ.
 
-    With ``F_i = F(θ + σ ε_i)`` and ``ε_i ~ N(0, I)``, ``g`` is an unbiased estimate of
-    the gradient of the Gaussian-smoothed function ``F_σ(θ) = E[F(θ + σε)]``.
+    With ``E_r = E(θ + σ ε_r)`` and ``ε_r ~ N(0, I_n)`` it is an unbiased estimate of the
+    gradient of the Gaussian-smoothed loss ``E_σ(θ) = E[E(θ + σε)]``. Passed shaped
+    values instead of losses (:func:`centred_ranks`), it estimates something else (see
+    :class:`EvolutionStrategy`).
 
     Parameters
     ----------
-    fitness : array_like, shape (N,)
-        ``F_i``: the losses, or their shaped values (:func:`centred_ranks`).
-    epsilons : array_like, shape (N, n)
-        The perturbation directions ``ε_i``, one per row.
+    losses : array_like, shape (M,)
+        ``E_r``: the losses of the probes, or their shaped values.
+    epsilons : array_like, shape (M, n)
+        The probe directions ``ε_r``, one per row.
     sigma : float, > 0
 
     Returns
@@ -368,14 +456,14 @@ def es_gradient(fitness: ArrayLike, epsilons: ArrayLike, sigma: float) -> Array:
     >>> es_gradient([1.0, -1.0], [[1.0, 0.0], [-1.0, 0.0]], sigma=0.5)
     array([2., 0.])
     """
-    fitness = as_float_array(fitness, "fitness", ndim=1)
+    losses = as_float_array(losses, "losses", ndim=1)
     epsilons = as_float_array(epsilons, "epsilons", ndim=2)
     sigma = check_positive(sigma, "sigma")
-    if epsilons.shape[0] != len(fitness):
+    if epsilons.shape[0] != len(losses):
         raise ValueError(
-            f"epsilons has {epsilons.shape[0]} rows but fitness has {len(fitness)} values"
+            f"epsilons has {epsilons.shape[0]} rows but losses has {len(losses)} values"
         )
-    return epsilons.T @ fitness / (len(fitness) * sigma)
+    return epsilons.T @ losses / (len(losses) * sigma)
 
 
 # --- the strategies ---------------------------------------------------------------------
@@ -394,7 +482,7 @@ class Strategy:
     evaluations : int
         Losses received through :meth:`tell` so far.
     generation : int
-        Completed ask/tell rounds.
+        Completed ask/tell rounds (the steps t).
     """
 
     def __init__(self, x0: ArrayLike, seed: int) -> None:
@@ -426,7 +514,7 @@ class Strategy:
         Parameters
         ----------
         losses : array_like, shape (k,)
-            ``losses[i]`` is the loss of row ``i`` of the candidates.
+            ``losses[r]`` is the loss of row ``r`` of the candidates.
 
         Raises
         ------
@@ -467,27 +555,39 @@ class Strategy:
 
 
 class HillClimber(Strategy):
-    """Randomly tweak the weights, keep the new ones if they are no worse: the (1+λ)-ES.
+    """Randomly tweak the weights, keep the new ones if they are no worse: the (1+M)-ES.
 
-    Each generation makes ``population`` (λ) tweaked copies ``x + σ z`` of the parent
-    ``x``, with ``z ~ N(0, I)``, and the best copy replaces the parent if its loss is no
-    larger. Ties are accepted, as in the classic (1+1)-ES, so the climber can drift across
-    flat regions. The first generation asks only for the loss of ``x0``.
+    Each generation makes M (``population``) tweaked copies ``θ + σ z`` of the parent
+    ``θ``, with ``z ~ N(0, I_n)``, and the best copy replaces the parent if its loss is no
+    larger (or, with ``accept_ties=False``, only if it is strictly smaller). The
+    literature writes (1+λ) with λ = M; M = 1 is Rechenberg's (1+1)-ES. The first
+    generation asks only for the loss of ``x0``.
 
     Parameters
     ----------
     x0 : array_like, shape (n,)
         The starting parameters.
     sigma : float, > 0
-        The size of a tweak (standard deviation of every coordinate's change).
+        The size σ of a tweak (standard deviation of every coordinate's change).
     population : int, >= 1
-        λ, the number of tweaked copies tried in parallel per generation.
+        M, the number of tweaked copies tried in parallel per generation.
     adapt_sigma : bool
-        Use Rechenberg's 1/5 success rule: σ ← σ exp((s − 1/5)/d), with ``s`` the share of
-        tweaks that were strictly better than the parent and ``d`` =
-        :data:`SUCCESS_RULE_DAMPING`. More than one success in five means the steps are
-        timid, fewer that they overshoot.
+        Use the 1/5 success rule in the form of Hansen, Arnold and Auger (2015,
+        Algorithm 3): ``σ ← σ exp((s − 1/5)/d)`` with ``d = √(n + 1)`` (:attr:`damping`)
+        and ``s`` the share of tweaks strictly better than the parent. A success
+        multiplies σ by ``exp(0.8/d)``, a failure by ``exp(−0.2/d)``: the two balance at
+        a success rate of exactly 1/5. More successes mean timid steps, fewer mean
+        overshooting ones.
+    accept_ties : bool
+        Keep a tweak whose loss equals the parent's (the classic (1+1)-ES, which can
+        then drift across flat regions). ``False`` keeps only strict improvements, as
+        in "keep it if it increases the accuracy".
     seed : int
+
+    Attributes
+    ----------
+    damping : float
+        ``d = √(n + 1)``.
 
     Examples
     --------
@@ -504,21 +604,25 @@ class HillClimber(Strategy):
         population: int = 1,
         *,
         adapt_sigma: bool = False,
+        accept_ties: bool = True,
         seed: int = 0,
     ) -> None:
         super().__init__(x0, seed)
         self.sigma = check_positive(sigma, "sigma")
         self.population = check_count(population, "population", minimum=1)
-        if not isinstance(adapt_sigma, bool):
-            raise TypeError(f"adapt_sigma must be True or False, got {adapt_sigma!r}")
+        for flag, name in ((adapt_sigma, "adapt_sigma"), (accept_ties, "accept_ties")):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be True or False, got {flag!r}")
         self.adapt_sigma = adapt_sigma
+        self.accept_ties = accept_ties
+        self.damping = float(np.sqrt(self.n + 1))
         self._parent = self._x0.copy()
         self._parent_loss: float | None = None
 
     def __repr__(self) -> str:
         return (
             f"HillClimber(n={self.n}, sigma={self.sigma:.3g}, population={self.population}, "
-            f"adapt_sigma={self.adapt_sigma})"
+            f"adapt_sigma={self.adapt_sigma}, accept_ties={self.accept_ties})"
         )
 
     @property
@@ -541,38 +645,41 @@ class HillClimber(Strategy):
         best = int(np.argmin(losses))
         if self.adapt_sigma:
             success = float(np.mean(losses < self._parent_loss))
-            self.sigma *= np.exp((success - 0.2) / SUCCESS_RULE_DAMPING)
-        if losses[best] <= self._parent_loss:
+            self.sigma *= np.exp((success - 0.2) / self.damping)
+        better = losses[best] <= self._parent_loss if self.accept_ties else (
+            losses[best] < self._parent_loss
+        )
+        if better:
             self._parent, self._parent_loss = candidates[best].copy(), float(losses[best])
 
 
 class GeneticAlgorithm(Strategy):
     """A genetic algorithm on real vectors: selection, crossover, Gaussian mutation, elitism.
 
-    The first generation is ``x0`` and ``population − 1`` mutants of it. Every later
-    generation keeps the ``elite`` best individuals unchanged (their losses are
-    remembered, not re-evaluated) and fills the rest with children: a parent chosen by
-    selection, with probability ``crossover`` mixed gene by gene with a second parent
-    (uniform crossover), then mutated by adding ``σ z``, ``z ~ N(0, I)``. This is the
-    algorithm of Such et al. (2017) when ``selection="truncation"`` and ``crossover=0``.
+    The first generation is ``x0`` and ``M − 1`` mutants of it. Every later generation
+    keeps the ``elite`` best individuals unchanged (their losses are remembered, not
+    re-evaluated) and fills the rest with children: a parent chosen by selection, with
+    probability ``crossover`` mixed gene by gene with a second parent (uniform
+    crossover), then mutated by adding ``σ z``, ``z ~ N(0, I_n)``. This is the algorithm
+    of Such et al. (2017) when ``selection="truncation"`` and ``crossover=0``.
 
     Parameters
     ----------
     x0 : array_like, shape (n,)
     sigma : float, > 0
-        Mutation strength.
+        Mutation strength σ.
     population : int, >= 2
+        M, the individuals evaluated per generation.
     selection : {"truncation", "tournament"}
-        ``"truncation"``: parents are drawn uniformly from the ``parents`` best.
+        ``"truncation"``: parents are drawn uniformly from the q best (``parents``).
         ``"tournament"``: each parent is the best of ``tournament_size`` individuals drawn
         at random.
     parents : int, optional
-        Truncation size, between 1 and ``population``; default ``population // 5`` (at
-        least 1).
+        q, the truncation size, between 1 and M; default ``M // 5`` (at least 1).
     tournament_size : int, >= 1
     crossover : float, in [0, 1]
         Probability that a child has two parents.
-    elite : int, in [1, population − 1]
+    elite : int, in [1, M − 1]
     seed : int
 
     Examples
@@ -679,36 +786,49 @@ class GeneticAlgorithm(Strategy):
 class EvolutionStrategy(Strategy):
     """Evolution strategies as in Salimans et al. (2017): a gradient step from random probes.
 
-    Each generation draws directions ``ε_i ~ N(0, I)``, asks for the losses ``F_i`` at
-    ``θ + σ ε_i``, and moves the mean ``θ`` against the estimate of :func:`es_gradient`,
-    ``θ ← θ − η (1/(Nσ)) Σ_i F_i ε_i`` (plain gradient descent; Salimans et al. used Adam).
+    Each generation draws directions ``ε_r ~ N(0, I_n)``, asks for the losses ``E_r`` at
+    ``θ + σ ε_r``, and moves the mean θ against the estimate of :func:`es_gradient`,
+    ``θ ← θ − η (1/(Mσ)) Σ_r E_r ε_r``, either by a plain step or, as Salimans et al.
+    did, by Adam.
 
     Parameters
     ----------
     x0 : array_like, shape (n,)
         The starting mean θ.
     sigma : float, > 0
-        Standard deviation σ of the perturbations: the width of the Gaussian smoothing.
+        The scale σ of the probes: the width of the Gaussian smoothing.
     population : int, >= 2
-        N, the number of losses per generation.
+        M, the number of losses per generation.
     learning_rate : float, > 0
         η.
     antithetic : bool
-        Mirrored sampling: draw N/2 directions and evaluate both ``θ + σε`` and
+        Mirrored sampling: draw M/2 directions and evaluate both ``θ + σε`` and
         ``θ − σε``. The two halves' errors cancel to first order (the estimate of
         a quadratic's gradient no longer depends on its value or curvature). Needs an
         even ``population``.
     rank_shaping : bool
-        Use :func:`centred_ranks` of the losses as ``F`` instead of the losses
-        themselves. The step then depends only on the order of the losses: it is
-        invariant to rescaling the loss and robust to outliers, but it is no longer an
-        unbiased estimate of the smoothed gradient.
+        Use :func:`centred_ranks` of the losses instead of the losses themselves. The
+        step then depends only on the order of the losses: it is invariant to rescaling
+        the loss and robust to outliers, but it is no longer an unbiased estimate of
+        ∇E_σ. Its expectation is the gradient of a smoothed *quantile* of the loss (for
+        large M, ``(1/σ) E[(P(θ, E(θ + σε)) − 1/2) ε]`` with ``P(θ, e)`` the share of
+        probes around θ with a loss below ``e``), and its length does not shrink with
+        the gradient.
+    optimizer : {"sgd", "adam"}
+        How the estimate becomes a step: ``"sgd"`` is ``θ ← θ − η ĝ``; ``"adam"`` keeps
+        running means ``v_t`` of ĝ and ``s_t`` of ĝ² (decay rates β1, β2) and steps by
+        ``η v̂_t / (√ŝ_t + τ)`` with the bias corrections ``v̂_t = v_t/(1 − β1^t)``,
+        ``ŝ_t = s_t/(1 − β2^t)``.
+    beta1, beta2 : float, in [0, 1)
+        Adam's decay rates β1, β2.
+    eps : float, > 0
+        Adam's τ, which keeps its division finite.
     seed : int
 
     Attributes
     ----------
     last_gradient : ndarray, shape (n,), or None
-        The estimate used in the last update.
+        The estimate used in the last update (before Adam, if any).
 
     Examples
     --------
@@ -728,6 +848,10 @@ class EvolutionStrategy(Strategy):
         *,
         antithetic: bool = True,
         rank_shaping: bool = True,
+        optimizer: str = "sgd",
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        eps: float = 1e-8,
         seed: int = 0,
     ) -> None:
         super().__init__(x0, seed)
@@ -742,17 +866,29 @@ class EvolutionStrategy(Strategy):
                 f"antithetic sampling evaluates mirrored pairs, so population must be "
                 f"even; got {self.population}"
             )
+        if optimizer not in OPTIMIZERS:
+            known = ", ".join(repr(o) for o in OPTIMIZERS)
+            raise ValueError(f"unknown optimizer {optimizer!r}; known: {known}")
+        for beta, name in ((beta1, "beta1"), (beta2, "beta2")):
+            if isinstance(beta, bool) or not isinstance(beta, Real) or not 0 <= beta < 1:
+                raise ValueError(f"{name} must be a number in [0, 1), got {beta!r}")
         self.antithetic = antithetic
         self.rank_shaping = rank_shaping
+        self.optimizer = optimizer
+        self.beta1, self.beta2 = float(beta1), float(beta2)
+        self.eps = check_positive(eps, "eps")
         self._theta = self._x0.copy()
         self._epsilons: Array | None = None
+        self._v = np.zeros(self.n)
+        self._s = np.zeros(self.n)
         self.last_gradient: Array | None = None
 
     def __repr__(self) -> str:
         return (
             f"EvolutionStrategy(n={self.n}, sigma={self.sigma:.3g}, "
             f"population={self.population}, learning_rate={self.learning_rate:.3g}, "
-            f"antithetic={self.antithetic}, rank_shaping={self.rank_shaping})"
+            f"antithetic={self.antithetic}, rank_shaping={self.rank_shaping}, "
+            f"optimizer={self.optimizer!r})"
         )
 
     @property
@@ -773,26 +909,141 @@ class EvolutionStrategy(Strategy):
         return self._theta + self.sigma * self._epsilons
 
     def _update(self, candidates: Array, losses: Array) -> None:
-        fitness = centred_ranks(losses) if self.rank_shaping else losses
-        self.last_gradient = es_gradient(fitness, self._epsilons, self.sigma)
-        self._theta = self._theta - self.learning_rate * self.last_gradient
+        shaped = centred_ranks(losses) if self.rank_shaping else losses
+        g = es_gradient(shaped, self._epsilons, self.sigma)
+        self.last_gradient = g
+        if self.optimizer == "sgd":
+            self._theta = self._theta - self.learning_rate * g
+            return
+        t = self.generation + 1
+        self._v = self.beta1 * self._v + (1 - self.beta1) * g
+        self._s = self.beta2 * self._s + (1 - self.beta2) * g**2
+        v_hat = self._v / (1 - self.beta1**t)
+        s_hat = self._s / (1 - self.beta2**t)
+        self._theta = self._theta - self.learning_rate * v_hat / (np.sqrt(s_hat) + self.eps)
 
 
-# --- the driver -------------------------------------------------------------------------
+class CMAES(Strategy):
+    """Hansen's CMA-ES, run by the maintained ``cma`` package (pycma), as a strategy here.
+
+    CMA-ES samples its M probes from ``N(θ, Σ)`` and adapts the mean θ, the overall scale
+    and the whole covariance Σ from the ranks of their losses. Hansen writes
+    ``Σ = σ² C`` (a step size σ and a covariance matrix C) and λ for the population M.
+    On a quadratic loss with Hessian H the adapted Σ becomes roughly proportional to
+    H⁻¹, so the probes see a problem of condition number near 1: CMA-ES learns the
+    preconditioner that gradient descent would need.
+
+    This class only translates: :meth:`ask` and :meth:`tell` call those of
+    ``cma.CMAEvolutionStrategy``; its solution is the mean θ, whose loss is not among
+    the probes, so :func:`optimize` evaluates and charges it like that of
+    :class:`EvolutionStrategy`.
+
+    Parameters
+    ----------
+    x0 : array_like, shape (n,)
+        The starting mean θ.
+    sigma : float, > 0
+        The initial scale σ (pycma's ``sigma0``).
+    population : int, optional
+        M (pycma's ``popsize``); default ``4 + ⌊3 ln n⌋``, pycma's own default.
+    diagonal : bool
+        Adapt only the diagonal of Σ (sep-CMA-ES, Ros and Hansen 2008): O(n) work per
+        probe instead of O(n²), for large n.
+    seed : int
+        Seeds pycma's random numbers (through a seed derived from it: pycma reads 0 as
+        "seed from the clock").
+
+    Examples
+    --------
+    >>> cmaes = CMAES([3.0, -4.0, 1.0], sigma=1.0, seed=0)
+    >>> run = optimize(cmaes, lambda X: np.sum(X**2, axis=1), max_evaluations=600)
+    >>> bool(run.losses[-1] < 1e-4 * run.losses[0])
+    True
+    """
+
+    def __init__(
+        self,
+        x0: ArrayLike,
+        sigma: float,
+        population: int | None = None,
+        *,
+        diagonal: bool = False,
+        seed: int = 0,
+    ) -> None:
+        import cma  # imported here: only this strategy needs it
+
+        super().__init__(x0, seed)
+        self.sigma0 = check_positive(sigma, "sigma")
+        if population is not None:
+            population = check_count(population, "population", minimum=2)
+        if not isinstance(diagonal, bool):
+            raise TypeError(f"diagonal must be True or False, got {diagonal!r}")
+        self.diagonal = diagonal
+        options = {
+            "seed": int(self.rng.integers(1, 2**31 - 1)),
+            "verbose": -9,
+            "verb_log": 0,
+            "verb_disp": 0,
+            "CMA_diagonal": diagonal,
+        }
+        if population is not None:
+            options["popsize"] = population
+        self._es = cma.CMAEvolutionStrategy(self._x0, self.sigma0, options)
+        self.population = int(self._es.popsize)
+
+    def __repr__(self) -> str:
+        return (
+            f"CMAES(n={self.n}, sigma={self.sigma0:.3g}, population={self.population}, "
+            f"diagonal={self.diagonal})"
+        )
+
+    @property
+    def solution(self) -> Array:
+        return np.array(self._es.mean, dtype=np.float64)
+
+    @property
+    def solution_loss(self) -> None:
+        return None
+
+    @property
+    def sigma(self) -> float:
+        """pycma's current step size σ."""
+        return float(self._es.sigma)
+
+    @property
+    def covariance(self) -> Array:
+        """Σ, the covariance of the next probes around θ, shape ``(n, n)``."""
+        C = np.asarray(self._es.C, dtype=np.float64)
+        if C.ndim == 0:
+            C = C * np.eye(self.n)
+        elif C.ndim == 1:
+            C = np.diag(C)
+        scaling = np.broadcast_to(np.asarray(self._es.sigma_vec.scaling, np.float64), self.n)
+        return self.sigma**2 * scaling[:, None] * C * scaling[None, :]
+
+    def _propose(self) -> Array:
+        return np.array(self._es.ask(), dtype=np.float64)
+
+    def _update(self, candidates: Array, losses: Array) -> None:
+        self._es.tell(list(candidates), losses.tolist())
+
+
+# --- the drivers ------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Run:
-    """What :func:`optimize` recorded, one entry per generation plus the start.
+    """What :func:`optimize` or :func:`descend` recorded, one entry per step plus the start.
 
     Attributes
     ----------
     evaluations : ndarray of int, shape (g + 1,)
         Loss evaluations spent when each entry was recorded (including those spent on
-        monitoring, see :func:`optimize`).
+        monitoring, see :func:`optimize`; a gradient counts ``gradient_cost``).
     losses : ndarray, shape (g + 1,)
         Loss of the strategy's solution at that point.
     seconds : ndarray, shape (g + 1,)
-        Wall-clock time since the start (varies from run to run).
+        Wall-clock time since the start (varies from run to run; for runs made together
+        by :func:`optimize_many` or :func:`descend`, the time of the whole batch).
     solution : ndarray, shape (n,)
         The solution at the last record (on divergence, the last one with a finite
         loss).
@@ -811,7 +1062,41 @@ class Run:
 
     @property
     def generations(self) -> int:
+        """Steps recorded after the start."""
         return len(self.losses) - 1
+
+    @property
+    def cost(self) -> float:
+        """Evaluations spent to reach the target: the last count, or ``inf`` if missed."""
+        return float(self.evaluations[-1]) if self.reached_target else float("inf")
+
+
+class _Recorder:
+    """The records of one run, kept while :func:`optimize_many` or :func:`descend` runs."""
+
+    def __init__(self) -> None:
+        self.evaluations: list[int] = []
+        self.losses: list[float] = []
+        self.seconds: list[float] = []
+        self.solution: Array | None = None
+        self.diverged = False
+
+    def record(self, evaluations: int, loss: float, seconds: float, solution: Array) -> None:
+        self.evaluations.append(int(evaluations))
+        self.losses.append(float(loss))
+        self.seconds.append(seconds)
+        self.solution = solution
+
+    def run(self, target: float | None) -> Run:
+        assert self.solution is not None
+        return Run(
+            evaluations=np.array(self.evaluations, dtype=np.int64),
+            losses=np.array(self.losses),
+            seconds=np.array(self.seconds),
+            solution=self.solution,
+            reached_target=target is not None and self.losses[-1] <= target,
+            diverged=self.diverged,
+        )
 
 
 def optimize(
@@ -825,10 +1110,11 @@ def optimize(
     """Run ask/tell until ``max_evaluations`` losses are spent or ``target`` is reached.
 
     Every call of ``f`` on a row counts as one evaluation. When the strategy does not know
-    the loss of its own solution (:class:`EvolutionStrategy`), it is evaluated once per
-    generation and *counted*, so that every method is charged for what its record shows.
-    The one exception is the loss at the start, recorded at 0 evaluations for every
-    method alike (gradient descent gets it free with its first gradient).
+    the loss of its own solution (:class:`EvolutionStrategy`, :class:`CMAES`), it is
+    evaluated once per generation and *counted*, so that every method is charged for
+    what its record shows. The one exception is the loss at the start, recorded at 0
+    evaluations for every method alike (gradient descent gets it free with its first
+    gradient).
 
     Parameters
     ----------
@@ -867,66 +1153,228 @@ def optimize(
         raise TypeError(
             f"strategy must be a bpbook.evolution Strategy, got {type(strategy).__name__}"
         )
+    return optimize_many(
+        [strategy], f, max_evaluations, target=target, divergence_factor=divergence_factor
+    )[0]
+
+
+def optimize_many(
+    strategies: Sequence[Strategy],
+    f: Callable[[Array], ArrayLike],
+    max_evaluations: int,
+    *,
+    target: float | None = None,
+    divergence_factor: float = DIVERGENCE_FACTOR,
+) -> list[Run]:
+    """Run several strategies in lockstep, each as :func:`optimize` would run it alone.
+
+    Each generation asks every strategy still running for its candidates, evaluates all
+    of them in *one* call of ``f`` (a :class:`NetworkObjective` then runs them as one
+    batch), and tells each strategy its own losses; the monitoring evaluations of
+    the solutions are batched the same way. Every strategy is charged only its own
+    evaluations and stops on its own budget, target or divergence, so the records equal
+    those of separate :func:`optimize` calls with the same seeds. This is how the
+    ask/tell interface lets one machine run many seeds and settings at once.
+
+    Parameters
+    ----------
+    strategies : sequence of Strategy
+        Fresh strategies (distinct objects).
+    f, max_evaluations, target, divergence_factor
+        As for :func:`optimize`; one budget and target for all.
+
+    Returns
+    -------
+    list of Run
+        One per strategy, in order.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`optimize`, and if ``strategies`` is empty or repeats an object.
+    """
+    strategies = list(strategies)
+    if not strategies:
+        raise ValueError("strategies is empty; pass at least one Strategy")
+    for strategy in strategies:
+        if not isinstance(strategy, Strategy):
+            raise TypeError(
+                f"strategy must be a bpbook.evolution Strategy, got {type(strategy).__name__}"
+            )
+    if len({id(s) for s in strategies}) < len(strategies):
+        raise ValueError("strategies repeats an object; each run needs its own strategy")
     if not callable(f):
         raise TypeError(f"f must be callable, got {type(f).__name__}")
     max_evaluations = check_count(max_evaluations, "max_evaluations", minimum=1)
-    if target is not None:
-        if isinstance(target, bool) or not isinstance(target, Real) or not np.isfinite(target):
-            raise ValueError(f"target must be a finite number or None, got {target!r}")
-    factor = check_positive(divergence_factor, "divergence_factor")
-    if factor <= 1:
-        raise ValueError(f"divergence_factor must be greater than 1, got {divergence_factor!r}")
-
-    spent = 0
+    target = _check_target(target)
+    factor = _check_divergence_factor(divergence_factor)
 
     def losses_of(candidates: Array) -> Array:
-        nonlocal spent
         values = np.asarray(f(candidates), dtype=np.float64).reshape(-1)
         if len(values) != len(candidates):
             raise ValueError(
                 f"f returned {len(values)} losses for {len(candidates)} candidates; "
                 "it must map an array of shape (k, n) to k losses"
             )
-        spent += len(values)
         return values
 
-    def solution_loss() -> float:
-        known = strategy.solution_loss
-        return known if known is not None else float(losses_of(strategy.solution[None])[0])
-
     start = time.perf_counter()
-    evaluations, records, seconds = [], [], []
-    diverged = False
+    k = len(strategies)
+    records = [_Recorder() for _ in range(k)]
+    spent = np.zeros(k, dtype=np.int64)
     # Overflow is how a too-large step shows itself: detect it, don't print it.
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        current = float(np.asarray(f(strategy.solution[None]), dtype=np.float64).reshape(-1)[0])
-        if not np.isfinite(current):
-            raise ValueError(f"the loss at the start is {current}; start where it is finite")
-        bound = factor * max(abs(current), 1.0)
-        while True:
-            evaluations.append(spent)
-            records.append(current)
-            seconds.append(time.perf_counter() - start)
-            solution = strategy.solution  # the last one whose loss was recorded
-            if spent >= max_evaluations or (target is not None and current <= target):
+        current = losses_of(np.stack([s.solution for s in strategies]))
+        for value in current:
+            if not np.isfinite(value):
+                raise ValueError(f"the loss at the start is {value}; start where it is finite")
+        bounds = factor * np.maximum(np.abs(current), 1.0)
+        running = list(range(k))
+        while running:
+            now = time.perf_counter() - start
+            for i in running:
+                records[i].record(spent[i], current[i], now, strategies[i].solution)
+            running = [
+                i for i in running
+                if spent[i] < max_evaluations and not (target is not None and current[i] <= target)
+            ]
+            if not running:
                 break
-            values = losses_of(strategy.ask())
-            if not np.all(np.isfinite(values)):
-                diverged = True
+            asked = [strategies[i].ask() for i in running]
+            values = losses_of(np.vstack(asked))
+            told = []
+            for i, part in zip(running, np.split(values, np.cumsum([len(a) for a in asked])[:-1]),
+                               strict=True):
+                spent[i] += len(part)
+                if np.all(np.isfinite(part)):
+                    strategies[i].tell(part)
+                    told.append(i)
+                else:
+                    records[i].diverged = True
+            unknown = [i for i in told if strategies[i].solution_loss is None]
+            if unknown:
+                monitored = losses_of(np.stack([strategies[i].solution for i in unknown]))
+                for i, value in zip(unknown, monitored, strict=True):
+                    spent[i] += 1
+                    current[i] = value
+            running = []
+            for i in told:
+                known = strategies[i].solution_loss
+                if known is not None:
+                    current[i] = known
+                if np.isfinite(current[i]) and abs(current[i]) <= bounds[i]:
+                    running.append(i)
+                else:
+                    records[i].diverged = True
+    return [record.run(target) for record in records]
+
+
+class _Differentiable(Protocol):
+    n_parameters: int
+
+    def value_and_gradient(self, thetas: Array) -> tuple[Array, Array]: ...
+
+
+def descend(
+    f: _Differentiable,
+    starts: ArrayLike,
+    learning_rates: ArrayLike,
+    max_evaluations: int,
+    *,
+    target: float | None = None,
+    gradient_cost: float = GRADIENT_COST,
+    divergence_factor: float = DIVERGENCE_FACTOR,
+) -> list[Run]:
+    """Full-batch gradient descent ``θ ← θ − η ∇E(θ)`` from many starts at once.
+
+    Row ``r`` of ``starts`` descends with ``learning_rates[r]``; all rows still running
+    are differentiated in one call of ``f.value_and_gradient`` (for a
+    :class:`NetworkObjective`, one batched backpropagation). Each row is
+    :func:`bpbook.optim.minimize` with its own rate, recorded in the unit of
+    :func:`optimize`: the loss of θ_t is charged ``t · gradient_cost`` evaluations, the
+    t gradients that led there (the forward pass that measures E(θ_t) is the first half
+    of the next gradient). A row stops at the budget, at the target, or when its loss
+    is NaN, infinite or above ``divergence_factor · max(|E(θ_0)|, 1)``.
+
+    Parameters
+    ----------
+    f : object with ``value_and_gradient`` and ``n_parameters``
+        E.g. a :class:`NetworkObjective`: ``f.value_and_gradient(thetas)`` maps shape
+        ``(k, n)`` to losses ``(k,)`` and gradients ``(k, n)``.
+    starts : array_like, shape (k, n) or (n,)
+        One start per row, or one for all rows.
+    learning_rates : float or array_like, shape (k,)
+        η for each row, or one for all rows.
+    max_evaluations : int, >= 1
+        The budget: ``⌊max_evaluations / gradient_cost⌋`` steps at most.
+    target : float, optional
+    gradient_cost : float, > 0
+        What a gradient is charged, in loss evaluations (:data:`GRADIENT_COST`).
+    divergence_factor : float, > 1
+
+    Returns
+    -------
+    list of Run
+        One per row, in order.
+
+    Examples
+    --------
+    >>> from bpbook import datasets
+    >>> X, Y = datasets.xor()
+    >>> f = NetworkObjective(MLP([2, 3, 1], "tanh", "sigmoid", seed=3), X, Y,
+    ...                      "binary_cross_entropy")
+    >>> runs = descend(f, flatten(f.net), [1.0, 4.0], 3000, target=0.1)
+    >>> [run.reached_target for run in runs], runs[1].cost < runs[0].cost
+    ([True, True], True)
+    """
+    if not callable(getattr(f, "value_and_gradient", None)):
+        raise TypeError(f"f must have a value_and_gradient method, got {type(f).__name__}")
+    starts = np.atleast_2d(as_float_array(starts, "starts", ndim=(1, 2)))
+    check_finite(starts, "starts")
+    rates = np.atleast_1d(as_float_array(learning_rates, "learning_rates", ndim=(0, 1)))
+    if len(starts) != len(rates) and 1 not in (len(starts), len(rates)):
+        raise ValueError(
+            f"starts has {len(starts)} rows but learning_rates has {len(rates)} values; "
+            "give one rate per row, or one start or one rate for all"
+        )
+    k = max(len(starts), len(rates))
+    thetas = np.array(np.broadcast_to(starts, (k, starts.shape[1])), dtype=np.float64)
+    rates = np.array(np.broadcast_to(rates, k), dtype=np.float64)
+    if not np.all(np.isfinite(rates) & (rates > 0)):
+        raise ValueError(f"learning_rates must be finite numbers > 0, got {rates}")
+    max_evaluations = check_count(max_evaluations, "max_evaluations", minimum=1)
+    target = _check_target(target)
+    cost = check_positive(gradient_cost, "gradient_cost")
+    factor = _check_divergence_factor(divergence_factor)
+    steps = int(max_evaluations // cost)
+
+    start = time.perf_counter()
+    records = [_Recorder() for _ in range(k)]
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        E, gradient = f.value_and_gradient(thetas)
+        if not np.all(np.isfinite(E)):
+            raise ValueError(f"the loss at the start is {E}; start where it is finite")
+        bounds = factor * np.maximum(np.abs(E), 1.0)
+        running = np.arange(k)
+        for t in range(steps + 1):
+            now = time.perf_counter() - start
+            for j, i in enumerate(running):
+                records[i].record(round(t * cost), E[j], now, thetas[i].copy())
+            reached = E <= target if target is not None else np.zeros(len(running), bool)
+            keep = ~reached
+            if t == steps or not keep.any():
                 break
-            strategy.tell(values)
-            current = solution_loss()
-            if not (np.isfinite(current) and abs(current) <= bound):
-                diverged = True
+            running, gradient = running[keep], gradient[keep]
+            thetas[running] -= rates[running, None] * gradient
+            E, gradient = f.value_and_gradient(thetas[running])
+            healthy = np.isfinite(E) & (np.abs(E) <= bounds[running])
+            healthy &= np.all(np.isfinite(thetas[running]), axis=1)
+            for i in running[~healthy]:
+                records[i].diverged = True
+            running, E, gradient = running[healthy], E[healthy], gradient[healthy]
+            if not len(running):
                 break
-    return Run(
-        evaluations=np.array(evaluations, dtype=np.int64),
-        losses=np.array(records),
-        seconds=np.array(seconds),
-        solution=solution,
-        reached_target=target is not None and records[-1] <= target,
-        diverged=diverged,
-    )
+    return [record.run(target) for record in records]
 
 
 def evaluations_to_target(
@@ -937,8 +1385,7 @@ def evaluations_to_target(
     Parameters
     ----------
     evaluations : array_like, shape (k,)
-        Evaluations spent at each record (e.g. ``Run.evaluations``, or
-        ``GRADIENT_COST * step`` for gradient descent).
+        Evaluations spent at each record (e.g. ``Run.evaluations``).
     losses : array_like, shape (k,)
         The loss recorded there.
     target : float
@@ -978,3 +1425,16 @@ def _check_vector(
     return np.array(vector, dtype=np.float64, copy=True)
 
 
+def _check_target(target: object) -> float | None:
+    if target is None:
+        return None
+    if isinstance(target, bool) or not isinstance(target, Real) or not np.isfinite(target):
+        raise ValueError(f"target must be a finite number or None, got {target!r}")
+    return float(target)
+
+
+def _check_divergence_factor(value: object) -> float:
+    factor = check_positive(value, "divergence_factor")
+    if factor <= 1:
+        raise ValueError(f"divergence_factor must be greater than 1, got {value!r}")
+    return factor
