@@ -10,6 +10,7 @@ from bpbook.pitfalls import (
     DerivativeAtOutputLayer,
     DoubleSigmoidDerivative,
     MissingTranspose,
+    RecomputedZWithoutBias,
     StagedBackprop,
     UpdateBeforeBackpropagating,
 )
@@ -34,7 +35,7 @@ def test_staged_reference_passes_and_equals_mlp(activation, loss):
     reference = MLP(SIZES, activation=activation, output_activation="sigmoid", seed=2)
     mine, theirs = net.gradients(X, Y, loss, 0.3), reference.gradients(X, Y, loss, 0.3)
     assert mine[0] == theirs[0]
-    for a, b in zip(mine[1] + mine[2], theirs[1] + theirs[2]):
+    for a, b in zip(mine[1] + mine[2], theirs[1] + theirs[2], strict=True):
         np.testing.assert_array_equal(a, b)
 
 
@@ -77,15 +78,35 @@ def test_update_before_backpropagating_leaves_weights_unchanged():
     net = UpdateBeforeBackpropagating(SIZES, seed=3, learning_rate=1.0)
     before = [W.copy() for W in net.weights]
     net.gradients(X, Y)
-    for a, b in zip(before, net.weights):
+    for a, b in zip(before, net.weights, strict=True):
         np.testing.assert_array_equal(a, b)
 
 
-def test_update_error_grows_with_the_learning_rate():
+def test_update_error_is_proportional_to_the_learning_rate():
+    # W^(l) moves by η ∂E/∂W^(l) before δ^(l-1) is computed, so the error is O(η): a
+    # check with a tiny η passes, one with a realistic η fails.
     X, Y = problem()
-    nets = [UpdateBeforeBackpropagating(SIZES, seed=3, learning_rate=eta) for eta in (0.01, 0.1, 1)]
-    errors = [check_gradients(net, X, Y).max_error for net in nets]
-    assert errors[0] < errors[1] < errors[2]
+    etas = (1e-6, 1e-4, 1e-2)
+    errors = np.array([
+        check_gradients(UpdateBeforeBackpropagating(SIZES, seed=3, learning_rate=eta), X, Y)
+        .max_error for eta in etas
+    ])
+    np.testing.assert_allclose(errors / etas, errors[1] / etas[1], rtol=0.02)
+    assert errors[0] < 1e-5 and errors[-1] > 1e-4
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh"])
+def test_recomputed_z_without_bias_passes_at_initialisation_only(activation):
+    X, Y = problem()
+    net = RecomputedZWithoutBias(SIZES, activation=activation, output_activation="sigmoid",
+                                 seed=2)
+    assert all(not b.any() for b in net.biases)
+    assert check_gradients(net, X, Y, "binary_cross_entropy").max_error <= 1e-7
+    net.biases = [np.full_like(b, 0.3) for b in net.biases]
+    check = check_gradients(net, X, Y, "binary_cross_entropy")
+    assert check.max_error > 1e-2
+    assert check.weight_errors[-1] <= 1e-7  # the last layer does not use the recursion
+    assert RecomputedZWithoutBias not in MISTAKES.values()
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Backpropagation written out three more ways, to compare with :meth:`MLP.gradients`.
+"""Backpropagation written out more ways, to compare with :meth:`MLP.gradients`.
 
 :meth:`bpbook.network.MLP.gradients` is the delta recursion over a whole minibatch at once
 (examples are rows). This module holds the forms the chapter compares it with:
@@ -6,24 +6,34 @@
 - :func:`backprop_example` — the four equations for *one* example, with column vectors,
   exactly as they are written on paper (``z = W a + b``, ``δ = (Wᵀ δ) ⊙ g'(z)``), keeping
   every intermediate so a worked example can print it;
-- :func:`theta_delta_gradients` — the classic per-example accumulation
-  ``Δ += δ aᵀ`` followed by ``D = (1/m)Δ + αW``, as a loop over examples;
+- :func:`deltas_by_paths` — the deltas of one example as a sum over every path through
+  the network of the products of the edges' rates (the "big picture" of the chain rule),
+  without the recursion;
+- :func:`theta_delta_gradients` — the classic per-example algorithm of course notes, a
+  loop over examples accumulating ``G^(l) += δ^(l) a^(l−1)ᵀ`` and then
+  ``∂E/∂W^(l) = (1/m) G^(l) + α W^(l)``;
 - :func:`minibatch_deltas` — every layer's per-example deltas, stacked, to look at
   their sizes;
-- :func:`perturbation_gradients` — no backward pass at all: nudge each parameter and run
-  the network again, ``n + 1`` forward passes for ``n`` parameters;
+- :func:`perturbation_gradients` — no backward pass at all: finite differences, nudging
+  each parameter and running the network again, ``n + 1`` forward passes for ``n``
+  parameters;
+- :func:`adjust_and_retest` — no gradient at all: a popular article's training procedure
+  run literally (change one weight, re-test the output, keep the change if it helped);
 
 and the tools to compare their costs (:func:`count_forward_passes`,
 :func:`multiply_adds`) and to prove the equations symbolically
 (:func:`symbolic_network`, :func:`symbolic_gradients`).
 
-Notation: layers ``l = 0 .. L``, ``a^(0) = x``; ``W^(l)`` maps layer ``l − 1`` to layer
-``l``, so ``W^(l)`` is ``net.weights[l - 1]``. Lists below are indexed from 0 in the same
-way as the network's: ``zs[l - 1]`` is ``z^(l)``, ``activations[l]`` is ``a^(l)``.
+Notation as on the book's Notation page: layers ``l = 0 .. L``, ``a^(0) = x``; ``W^(l)``
+maps layer ``l − 1`` to layer ``l``, so ``W^(l)`` is ``net.weights[l - 1]``. Lists below
+are indexed from 0 in the same way as the network's: ``zs[l - 1]`` is ``z^(l)``,
+``activations[l]`` is ``a^(l)``, ``deltas[l - 1]`` is ``δ^(l)``.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, NamedTuple
@@ -32,15 +42,18 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from bpbook import losses
-from bpbook._checks import as_float_array
+from bpbook._checks import as_float_array, check_count, check_positive
 from bpbook.network import MLP, check_layer_sizes
 
 __all__ = [
     "ExampleTrace",
     "ForwardPassCounter",
+    "RetestRun",
     "SymbolicNetwork",
+    "adjust_and_retest",
     "backprop_example",
     "count_forward_passes",
+    "deltas_by_paths",
     "minibatch_deltas",
     "multiply_adds",
     "perturbation_gradients",
@@ -91,8 +104,10 @@ def backprop_example(net: MLP, x: ArrayLike, y: ArrayLike, loss: str = "mse") ->
     The forward pass computes ``z^(l) = W^(l) a^(l−1) + b^(l)`` and ``a^(l) = g(z^(l))``;
     the backward pass starts from the output delta ``δ^(L) = ∂E/∂z^(L)`` (BP1, supplied
     by :func:`bpbook.losses.loss_and_output_delta`) and applies the recursion
-    ``δ^(l) = (W^(l+1)ᵀ δ^(l+1)) ⊙ g'(z^(l))`` (BP2); then ``∂E/∂b^(l) = δ^(l)`` (BP3)
-    and ``∂E/∂W^(l) = δ^(l) a^(l−1)ᵀ`` (BP4). No penalty term: λ enters per minibatch.
+    ``δ^(l) = (W^(l+1)ᵀ δ^(l+1)) ⊙ g'(z^(l))`` (BP2), with ``g'`` computed from the
+    stored activation ``a^(l)`` as in ``MLP.gradients``; then ``∂E/∂b^(l) = δ^(l)`` (BP3)
+    and ``∂E/∂W^(l) = δ^(l) a^(l−1)ᵀ`` (BP4). No penalty term: the L2 penalty belongs to
+    the loss of a minibatch, not of one example.
 
     Parameters
     ----------
@@ -129,7 +144,7 @@ def backprop_example(net: MLP, x: ArrayLike, y: ArrayLike, loss: str = "mse") ->
     X, Y, _ = net.check_data(x[None, :], y_row, loss, 0.0)
     a = X[0]
     zs, acts = [], [a]
-    for l, (W, b) in enumerate(zip(net.weights, net.biases), start=1):
+    for l, (W, b) in enumerate(zip(net.weights, net.biases, strict=True), start=1):
         z = W @ a + b
         a = net.apply_output_activation(z) if l == net.n_layers else net.activation(z)
         zs.append(z)
@@ -140,41 +155,122 @@ def backprop_example(net: MLP, x: ArrayLike, y: ArrayLike, loss: str = "mse") ->
     )
     deltas = [delta[0]]
     for l in range(net.n_layers - 1, 0, -1):
-        # BP2: weights[l] is W^(l+1), zs[l - 1] is z^(l).
-        deltas.insert(0, (net.weights[l].T @ deltas[0]) * net.activation.derivative(zs[l - 1]))
-    grad_w = [np.outer(d, a_prev) for d, a_prev in zip(deltas, acts[:-1])]
+        # BP2: weights[l] is W^(l+1), deltas[0] is δ^(l+1), acts[l] is a^(l) = g(z^(l)).
+        g_prime = net.activation.derivative_from_output(acts[l])
+        deltas.insert(0, (net.weights[l].T @ deltas[0]) * g_prime)
+    grad_w = [np.outer(d, a_prev) for d, a_prev in zip(deltas, acts[:-1], strict=True)]
     grad_b = [d.copy() for d in deltas]
     return ExampleTrace(E, zs, acts, deltas, grad_w, grad_b)
+
+
+def deltas_by_paths(
+    net: MLP, x: ArrayLike, y: ArrayLike, loss: str = "mse"
+) -> tuple[list[Array], list[int]]:
+    """The deltas of one example as sums over paths, without the recursion BP2.
+
+    A path from unit ``k`` of layer ``l`` to the output visits one unit in every later
+    layer, ``k = j_l → j_{l+1} → … → j_L``. Its edge from unit ``j`` of layer ``l'`` to unit
+    ``j'`` of layer ``l' + 1`` has the *rate* ``∂z^(l'+1)_{j'} / ∂z^(l')_j =
+    w^(l'+1)_{j'j} g'(z^(l')_j)``, and the chain rule for many variables adds up the
+    products of the rates along all paths::
+
+        δ^(l)_k = Σ_paths (rate of each edge, multiplied along the path) · δ^(L)_{j_L}
+
+    This function walks every path and does exactly that, using only the forward pass
+    and the output delta (BP1). Grouping the paths by their first edge gives BP2; the
+    number of paths grows like the product of the later layers' widths, while BP2 costs
+    one matrix-vector product per layer.
+
+    Parameters
+    ----------
+    net : bpbook.network.MLP
+        Keep it small: the number of paths is the product of the layer widths.
+    x : array_like, shape (n_0,)
+    y : array_like, shape (K,), or int for ``"softmax_cross_entropy"``
+    loss : {"mse", "binary_cross_entropy", "softmax_cross_entropy"}
+
+    Returns
+    -------
+    deltas : list of ndarray
+        ``deltas[l-1]`` is ``δ^(l)``, shape ``(n_l,)``, as in :class:`ExampleTrace`.
+    paths : list of int
+        ``paths[l-1]`` is the number of paths from one unit of layer ``l`` to the output,
+        ``n_{l+1} n_{l+2} ⋯ n_L`` (1 for the output layer).
+
+    Examples
+    --------
+    >>> net = MLP([2, 3, 2, 2], activation="tanh", seed=0)
+    >>> by_paths, paths = deltas_by_paths(net, [1.0, -1.0], [0.0, 1.0])
+    >>> paths
+    [4, 2, 1]
+    >>> recursion = backprop_example(net, [1.0, -1.0], [0.0, 1.0]).deltas
+    >>> all(np.allclose(a, b) for a, b in zip(by_paths, recursion))
+    True
+    """
+    net = _check_network(net)
+    x = as_float_array(x, "x", ndim=1)
+    y_row = np.reshape(y, (1,)) if np.ndim(y) == 0 else np.asarray(y)[None, :]
+    X, Y, _ = net.check_data(x[None, :], y_row, loss, 0.0)
+    zs, acts = net.forward_pass(X)
+    _, delta_output = losses.loss_and_output_delta(
+        loss, zs[-1], acts[-1], Y, net.output_activation
+    )
+    L, sizes = net.n_layers, net.layer_sizes
+    # g'(z^(l)) for the hidden layers l = 1 .. L-1, at index l.
+    g_prime = {l: net.activation.derivative_from_output(acts[l][0]) for l in range(1, L)}
+
+    def rate(l: int, j: int, j_next: int) -> float:
+        """∂z^(l+1)_{j_next} / ∂z^(l)_j for the edge from unit j of layer l."""
+        return float(net.weights[l][j_next, j] * g_prime[l][j])
+
+    deltas: list[Array] = [np.empty(0)] * L
+    deltas[L - 1] = delta_output[0]  # BP1, with m = 1
+    for l in range(1, L):
+        delta = np.zeros(sizes[l])
+        for k in range(sizes[l]):
+            for path in itertools.product(*(range(n) for n in sizes[l + 1:])):
+                product, unit = 1.0, k
+                for offset, next_unit in enumerate(path):
+                    product *= rate(l + offset, unit, next_unit)
+                    unit = next_unit
+                delta[k] += product * delta_output[0][unit]
+        deltas[l - 1] = delta
+    paths = [math.prod(sizes[l + 1:]) for l in range(1, L + 1)]
+    return deltas, paths
 
 
 def theta_delta_gradients(
     net: MLP, X: ArrayLike, Y: ArrayLike, loss: str = "mse", l2: float = 0.0
 ) -> tuple[float, list[Array], list[Array]]:
-    """The classic backpropagation algorithm: a loop over examples accumulating ``Δ``.
+    """The classic per-example algorithm: a loop over examples that accumulates ``G``.
 
-    For each example ``i``: forward pass, deltas by the recursion, and
-    ``Δ^(l) += δ^(l) a^(l−1)ᵀ`` (and ``Δb^(l) += δ^(l)``). After the loop
-    ``D^(l) = (1/m) Δ^(l) + α W^(l)`` and ``Db^(l) = (1/m) Δb^(l)``: the biases are not
-    regularised. (Course notes that number the weights from the layer they leave write
-    the same step as ``Δ^(l) += δ^(l+1) (a^(l))ᵀ`` with ``Θ^(l) = W^(l+1)``.)
+    For each example ``i``: forward pass, deltas by BP1 and BP2, and
+    ``G^(l) += δ^(l)_i (a^(l−1)_i)ᵀ`` (BP4), ``G_b^(l) += δ^(l)_i`` (BP3). After the loop
+    ``∂E/∂W^(l) = (1/m) G^(l) + α W^(l)`` and ``∂E/∂b^(l) = (1/m) G_b^(l)``: the biases
+    are not penalised. It returns what :meth:`MLP.gradients` returns, for the same loss
+    ``E = (1/m) Σ_i E_i + (α/2) Σ_l ‖W^(l)‖²``; only the order of the arithmetic differs.
 
-    It returns what :meth:`MLP.gradients` returns, for the same loss
-    ``(1/m) Σ_i E_i + (α/2) Σ ‖W‖²``; only the order of the arithmetic differs.
+    Ng's course notes (and article 001) write the same algorithm with weights
+    ``Θ^(l) = W^(l+1)``, accumulators ``Δ^(l) = G^(l+1)`` (``Δ^(l) += δ^(l+1) (a^(l))ᵀ``)
+    and results ``D^(l) = ∂E/∂W^(l+1)``; their regularisation ``(1/m) λ Θ`` is ``α W``
+    with ``α = λ/m``, and it exempts the bias column ``j = 0`` of every ``Θ^(l)``.
 
     Parameters
     ----------
     net : bpbook.network.MLP
-    X : array_like, shape (m, n_in)
-    Y : array_like, shape (m, n_out), or (m,) labels for "softmax_cross_entropy"
+    X : array_like, shape (m, n_0)
+    Y : array_like, shape (m, K), or (m,) labels for "softmax_cross_entropy"
     loss : {"mse", "binary_cross_entropy", "softmax_cross_entropy"}
     l2 : float, >= 0
-        Strength α of the penalty ``(α/2) Σ ‖W‖²`` on the weights.
+        Strength ``α`` of the penalty ``(α/2) Σ_l ‖W^(l)‖²`` on the weights.
 
     Returns
     -------
     loss_value : float
-    grad_weights : list of ndarray, shaped like ``net.weights``
-    grad_biases : list of ndarray, shaped like ``net.biases``
+    grad_weights : list of ndarray
+        ``grad_weights[l-1]`` is ``∂E/∂W^(l)``, shaped like ``net.weights[l-1]``.
+    grad_biases : list of ndarray
+        ``grad_biases[l-1]`` is ``∂E/∂b^(l)``, shaped like ``net.biases[l-1]``.
 
     Raises
     ------
@@ -192,20 +288,20 @@ def theta_delta_gradients(
     """
     net = _check_network(net)
     X, Y, l2 = net.check_data(X, Y, loss, l2)
-    m = X.shape[0]
-    Delta = [np.zeros_like(W) for W in net.weights]
-    Delta_b = [np.zeros_like(b) for b in net.biases]
+    m, L = X.shape[0], net.n_layers
+    G = [np.zeros_like(W) for W in net.weights]  # G[l-1] is G^(l) (Ng: Δ^(l-1))
+    G_b = [np.zeros_like(b) for b in net.biases]
     total = 0.0
-    for x, y in zip(X, Y):
-        trace = backprop_example(net, x, y, loss)
+    for x_i, y_i in zip(X, Y, strict=True):
+        trace = backprop_example(net, x_i, y_i, loss)  # forward pass, BP1, BP2, BP3, BP4
         total += trace.loss
-        for l in range(net.n_layers):
-            Delta[l] += trace.grad_weights[l]
-            Delta_b[l] += trace.grad_biases[l]
-    D = [Delta_l / m + l2 * W for Delta_l, W in zip(Delta, net.weights)]
-    D_b = [Delta_b_l / m for Delta_b_l in Delta_b]
+        for l in range(1, L + 1):
+            G[l - 1] += trace.grad_weights[l - 1]  # δ^(l)_i (a^(l-1)_i)ᵀ
+            G_b[l - 1] += trace.grad_biases[l - 1]  # δ^(l)_i
+    grad_w = [G[l - 1] / m + l2 * net.weights[l - 1] for l in range(1, L + 1)]  # Ng: D^(l-1)
+    grad_b = [G_b[l - 1] / m for l in range(1, L + 1)]  # no penalty on biases
     E = total / m + losses.l2_penalty(net.weights, l2)
-    return E, D, D_b
+    return E, grad_w, grad_b
 
 
 def minibatch_deltas(net: MLP, X: ArrayLike, Y: ArrayLike, loss: str = "mse") -> list[Array]:
@@ -233,8 +329,8 @@ def minibatch_deltas(net: MLP, X: ArrayLike, Y: ArrayLike, loss: str = "mse") ->
     """
     net = _check_network(net)
     X, Y, _ = net.check_data(X, Y, loss, 0.0)
-    traces = [backprop_example(net, x, y, loss) for x, y in zip(X, Y)]
-    return [np.stack(per_layer) for per_layer in zip(*(t.deltas for t in traces))]
+    traces = [backprop_example(net, x, y, loss) for x, y in zip(X, Y, strict=True)]
+    return [np.stack(per_layer) for per_layer in zip(*(t.deltas for t in traces), strict=True)]
 
 
 class ForwardPassCounter:
@@ -298,11 +394,13 @@ def perturbation_gradients(
     l2: float = 0.0,
     h: float = 1e-7,
 ) -> tuple[float, list[Array], list[Array]]:
-    """Gradient by nudging each parameter and re-running the network ("perturbation learning").
+    """The gradient by finite differences: nudge each parameter, re-run the network.
 
-    ``∂E/∂θ_k ≈ (E(θ + h e_k) − E(θ)) / h`` for every parameter ``θ_k``: one forward pass
-    at ``θ`` and one per parameter, ``n + 1`` in all for ``n`` parameters, against a
-    small constant number for backpropagation. The one-sided difference has error
+    ``∂E/∂θ_k ≈ (E(θ + h e_k) − E(θ)) / h`` for every parameter ``θ_k`` (a one-sided, or
+    forward, difference): one forward pass at ``θ`` and one per parameter, ``n + 1`` in
+    all for ``n`` parameters, against one forward and one backward pass for
+    backpropagation. Nothing is kept: every parameter is restored, and the result is the
+    gradient at ``θ``, as from :meth:`MLP.gradients`. The one-sided difference has error
     ``O(h)``; ``h ≈ √ε ≈ 1e-8`` would balance it against rounding, and the default
     ``1e-7`` gives about 7 correct digits.
 
@@ -359,6 +457,118 @@ def perturbation_gradients(
     return E0, nudged(net.weights), nudged(net.biases)
 
 
+class RetestRun(NamedTuple):
+    """The record of :func:`adjust_and_retest`.
+
+    Attributes
+    ----------
+    forward_passes : ndarray of int, shape (T,)
+        ``1, 2, …, T``: the number of forward passes run so far.
+    losses : ndarray, shape (T,)
+        The loss of the network as kept after that many forward passes (the first entry
+        is the starting loss). It never increases.
+    accepted : int
+        How many adjustments were kept.
+    step : float
+        The size of the adjustments at the end.
+    """
+
+    forward_passes: NDArray[np.int64]
+    losses: Array
+    accepted: int
+    step: float
+
+
+def adjust_and_retest(
+    net: MLP,
+    X: ArrayLike,
+    Y: ArrayLike,
+    loss: str = "mse",
+    l2: float = 0.0,
+    step: float = 0.1,
+    max_passes: int = 1000,
+    shrink: float = 0.5,
+) -> RetestRun:
+    """Train by adjusting one weight at a time and re-testing the output, as article 004 says.
+
+    Layer by layer from the output back to the input (``l = L, …, 1``), for every weight
+    and then every bias of the layer: add ``step`` to it and run the network again (one
+    forward pass); if the loss fell, keep the change; otherwise try ``−step`` (another
+    pass) and keep that if the loss fell; otherwise put the old value back. A sweep through
+    all layers that keeps nothing makes the adjustments smaller, ``step ← shrink · step``
+    (the article's "big changes first followed by smaller changes").
+
+    No gradient is computed: this is hill climbing along one coordinate at a time (a
+    *compass search*), a relative of the hill climbers of the chapter on evolution. Each
+    sweep costs one to two forward passes per parameter and moves each parameter by at
+    most ``step``.
+
+    Parameters
+    ----------
+    net : bpbook.network.MLP
+        Trained in place.
+    X, Y, loss, l2
+        As for :meth:`MLP.gradients`.
+    step : float, > 0
+        The first size of an adjustment.
+    max_passes : int, >= 1
+        Budget of forward passes, the first of which measures the starting loss.
+    shrink : float, 0 < shrink < 1
+        Factor applied to ``step`` after a sweep that kept nothing.
+
+    Returns
+    -------
+    RetestRun
+        The loss after every forward pass, and how many adjustments were kept.
+
+    Examples
+    --------
+    >>> net = MLP([2, 2, 1], activation="tanh", seed=0)
+    >>> run = adjust_and_retest(net, [[0.0, 1.0], [1.0, 0.0]], [[1.0], [0.0]], max_passes=50)
+    >>> len(run.losses), bool(run.losses[-1] < run.losses[0])
+    (50, True)
+    """
+    net = _check_network(net)
+    X, Y, l2 = net.check_data(X, Y, loss, l2)
+    step = check_positive(step, "step")
+    max_passes = check_count(max_passes, "max_passes", 1)
+    shrink = check_positive(shrink, "shrink")
+    if shrink >= 1:
+        raise ValueError(f"shrink must lie strictly between 0 and 1, got {shrink!r}")
+
+    def coordinates() -> Iterator[tuple[Array, int]]:
+        """Every parameter, output layer first: (the array, a position in it)."""
+        for l in range(net.n_layers, 0, -1):
+            for P in (net.weights[l - 1], net.biases[l - 1]):
+                for k in range(P.size):
+                    yield P.reshape(-1), k  # a view: writes reach the network
+
+    E = net.loss(X, Y, loss, l2)
+    record, accepted = [E], 0
+    while len(record) < max_passes:
+        kept_in_sweep = 0
+        for flat, k in coordinates():
+            original = flat[k]
+            for move in (step, -step):
+                if len(record) == max_passes:
+                    break
+                flat[k] = original + move
+                E_new = net.loss(X, Y, loss, l2)  # re-test the output
+                if E_new < E:
+                    E, kept_in_sweep = E_new, kept_in_sweep + 1
+                    record.append(E)
+                    break
+                flat[k] = original  # undo
+                record.append(E)
+            if len(record) == max_passes:
+                break
+        accepted += kept_in_sweep
+        if kept_in_sweep == 0:
+            step *= shrink
+    passes = np.arange(1, len(record) + 1, dtype=np.int64)
+    return RetestRun(passes, np.array(record), accepted, step)
+
+
 def multiply_adds(layer_sizes: Sequence[int], m: int = 1) -> tuple[int, int]:
     """Multiply-adds of the matrix products in one forward and one backward pass.
 
@@ -387,7 +597,7 @@ def multiply_adds(layer_sizes: Sequence[int], m: int = 1) -> tuple[int, int]:
     sizes = check_layer_sizes(layer_sizes)  # the same check, and message, as MLP's
     if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1:
         raise ValueError(f"m must be a positive integer, got {m!r}")
-    products = [n_in * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+    products = [n_in * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True)]
     forward = m * sum(products)
     backward = m * (sum(products) + sum(products[1:]))
     return int(forward), int(backward)
@@ -461,9 +671,9 @@ def symbolic_network(
 
     x, y = column("x", sizes[0]), column("y", sizes[-1])
     weights, biases, zs, acts = [], [], [], [x]
-    for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
+    for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True), start=1):
         W = sp.Matrix(
-            n_out, n_in, lambda j, k: sp.Symbol(f"w^{{({l})}}_{{{j + 1}{k + 1}}}", real=True)
+            n_out, n_in, lambda j, k, l=l: sp.Symbol(f"w^{{({l})}}_{{{j + 1}{k + 1}}}", real=True)
         )
         b = column(f"b^{{({l})}}", n_out)
         z = W * acts[-1] + b
@@ -472,7 +682,7 @@ def symbolic_network(
         biases.append(b)
         zs.append(z)
         acts.append(z.applyfunc(act))
-    loss = sum((a_k - y_k) ** 2 for a_k, y_k in zip(acts[-1], y))
+    loss = sum((a_k - y_k) ** 2 for a_k, y_k in zip(acts[-1], y, strict=True))
     return SymbolicNetwork(x, y, weights, biases, zs, acts, loss, g, g_output)
 
 
@@ -507,10 +717,11 @@ def symbolic_gradients(net: SymbolicNetwork) -> tuple[list[Any], list[Any], list
     deltas[L - 1] = (2 * (net.activations[-1] - net.y)).multiply_elementwise(
         net.zs[-1].applyfunc(g_output_prime)
     )
-    for l in range(L - 2, -1, -1):
-        deltas[l] = (net.weights[l + 1].T * deltas[l + 1]).multiply_elementwise(
-            net.zs[l].applyfunc(g_prime)
+    for l in range(L - 1, 0, -1):
+        # BP2: W^(l+1) is weights[l], δ^(l+1) is deltas[l] and z^(l) is zs[l-1].
+        deltas[l - 1] = (net.weights[l].T * deltas[l]).multiply_elementwise(
+            net.zs[l - 1].applyfunc(g_prime)
         )
-    grad_w = [d * a_prev.T for d, a_prev in zip(deltas, net.activations[:-1])]
+    grad_w = [d * a_prev.T for d, a_prev in zip(deltas, net.activations[:-1], strict=True)]
     grad_b = list(deltas)
     return deltas, grad_w, grad_b

@@ -13,11 +13,14 @@ True
 output delta (BP1) and one step of the delta recursion (BP2); every mistake overrides
 one of them, so the wrong line is the only line that differs from a correct
 implementation. All classes accept the arguments of ``MLP`` and work with
-:func:`bpbook.gradcheck.check_gradients`; :data:`MISTAKES` lists them by name (the
-autograded assignments use them as known-wrong submissions).
+:func:`bpbook.gradcheck.check_gradients`; :data:`MISTAKES` lists the mistakes of the
+popular explanations by name (the autograded assignments use them as known-wrong
+submissions). :class:`RecomputedZWithoutBias` is an implementation slip rather than a
+published mistake, and one that a gradient check at initialisation cannot see.
 
-Row convention, as in the package: examples are rows, so the column-form recursion
-``δ^(l) = (W^(l+1)ᵀ δ^(l+1)) ⊙ g'(z^(l))`` is written ``δ^(l) = (δ^(l+1) W^(l+1)) ⊙ g'(Z^(l))``.
+Notation as on the book's Notation page, row convention: examples are rows, so the
+column-form recursion ``δ^(l) = (W^(l+1)ᵀ δ^(l+1)) ⊙ g'(z^(l))`` is written
+``δ^(l) = (δ^(l+1) W^(l+1)) ⊙ g'(Z^(l))``, and ``W^(l)`` is ``weights[l-1]``.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from bpbook import activations, losses
-from bpbook.network import MLP
+from bpbook.network import MLP, ForwardPass
 
 __all__ = [
     "MISTAKES",
@@ -36,6 +39,7 @@ __all__ = [
     "DerivativeAtOutputLayer",
     "DoubleSigmoidDerivative",
     "MissingTranspose",
+    "RecomputedZWithoutBias",
     "StagedBackprop",
     "UpdateBeforeBackpropagating",
 ]
@@ -44,18 +48,13 @@ Array = NDArray[np.float64]
 
 
 class StagedBackprop(MLP):
-    """:meth:`MLP.gradients` with its two steps as methods that a subclass may replace.
+    """:meth:`MLP.gradients` with BP1 and BP2 as methods that a subclass may replace.
 
-    ``output_delta(loss, Z, A, Y)`` returns the loss and ``δ^(L)`` (BP1);
-    ``propagate(delta, l, zs, grad_W)`` does one step of the delta recursion (BP2);
-    ``gradients`` applies BP3 and BP4 around them. This class itself is correct and
-    passes the gradient check.
-
-    The arguments of ``propagate``: ``delta`` is ``δ^(l)``, shape ``(m, n_l)``, the delta
-    of the layer that ``W^(l) = weights[l - 1]`` feeds; ``zs`` holds all weighted inputs
-    of the forward pass (``zs[l - 1]`` is ``Z^(l)``), so ``zs[l - 2]`` is ``Z^(l-1)``, of
-    the layer whose delta ``δ^(l-1)`` is returned, and ``zs[-1]`` is the output layer's;
-    ``grad_W`` is the gradient just computed for ``W^(l)`` (the correct step ignores it).
+    ``gradients`` is :meth:`MLP.gradients` line for line, except that the output delta
+    comes from :meth:`output_delta` (BP1) and each step of the delta recursion from
+    :meth:`propagate` (BP2); BP3 and BP4 stay in ``gradients``. This class itself is
+    correct: it returns exactly what ``MLP.gradients`` returns and passes the gradient
+    check.
     """
 
     #: One line: what the mistake is (empty for the correct algorithm).
@@ -69,29 +68,62 @@ class StagedBackprop(MLP):
         """Loss and gradients, as :meth:`MLP.gradients` (same arguments and returns)."""
         X, Y, l2 = self.check_data(X, Y, loss, l2)
         L = self.n_layers
-        zs, acts = self.forward_pass(X)
+        passed = self.forward_pass(X)
+        zs, acts = passed
+        # BP1: the loss and δ^(L) = ∂E/∂Z^(L), which already carries the 1/m of the mean.
         E, delta = self.output_delta(loss, zs[-1], acts[-1], Y)
         E += losses.l2_penalty(self.weights, l2)
         grad_w: list[Array] = [np.empty(0)] * L
         grad_b: list[Array] = [np.empty(0)] * L
         for l in range(L, 0, -1):
-            grad_w[l - 1] = delta.T @ acts[l - 1] + l2 * self.weights[l - 1]  # BP4
+            # Here delta is δ^(l); W^(l) is weights[l-1] and A^(l-1) is acts[l-1].
+            grad_w[l - 1] = delta.T @ acts[l - 1]  # BP4
+            if l2:
+                grad_w[l - 1] += l2 * self.weights[l - 1]
             grad_b[l - 1] = delta.sum(axis=0)  # BP3
             if l > 1:
-                delta = self.propagate(delta, l, zs, grad_w[l - 1])
+                delta = self.propagate(delta, l, passed, grad_w[l - 1])  # BP2: δ^(l-1)
         return E, grad_w, grad_b
 
     def output_delta(self, loss: str, Z: Array, A: Array, Y: Array) -> tuple[float, Array]:
-        """BP1: the loss and ``δ^(L) = ∂E/∂Z^(L)``, shape ``(m, n_L)``."""
+        """BP1: the loss (without penalty) and ``δ^(L) = ∂E/∂Z^(L)``, shape ``(m, n_L)``.
+
+        ``Z`` and ``A`` are the output layer's ``Z^(L)`` and ``A^(L) = g_L(Z^(L))``.
+        """
         return losses.loss_and_output_delta(loss, Z, A, Y, self.output_activation)
 
-    def propagate(self, delta: Array, l: int, zs: list[Array], grad_W: Array) -> Array:
-        """BP2 in row form: ``(δ W) ⊙ g'(z)``, for the column form's ``(Wᵀ δ) ⊙ g'(z)``."""
-        return (delta @ self.weights[l - 1]) * self.activation.derivative(zs[l - 2])
+    def propagate(self, delta: Array, l: int, passed: ForwardPass, grad_W: Array) -> Array:
+        """BP2: ``δ^(l−1) = (δ^(l) W^(l)) ⊙ g'(Z^(l−1))``, from ``δ^(l)``, for ``l = L .. 2``.
+
+        Parameters
+        ----------
+        delta : ndarray, shape (m, n_l)
+            ``δ^(l)``, the delta of the layer that ``W^(l) = weights[l-1]`` feeds.
+        l : int
+            The book's layer index of ``delta``, ``2 <= l <= L``.
+        passed : ForwardPass
+            The forward pass: ``passed.zs[l-2]`` is ``Z^(l−1)`` and
+            ``passed.activations[l-1]`` is ``A^(l−1) = g(Z^(l−1))``, of the layer whose
+            delta is returned; ``passed.zs[-1]`` is the output layer's ``Z^(L)``.
+        grad_W : ndarray, shape (n_l, n_{l−1})
+            The gradient just computed for ``W^(l)`` (the correct step does not need it).
+
+        Returns
+        -------
+        ndarray, shape (m, n_{l−1})
+            ``δ^(l−1)``. As in ``MLP.gradients``, ``g'`` is computed from the stored
+            activation (``σ' = a(1 − a)``), not from ``Z`` again.
+        """
+        delta = delta @ self.weights[l - 1]
+        delta *= self.activation.derivative_from_output(passed.activations[l - 1])
+        return delta
 
 
 class ActivationInsteadOfDerivative(StagedBackprop):
     """The recursion multiplies by ``g(z)`` where ``g'(z)`` belongs.
+
+    Article 001 of the book's sources writes the recursion as ``d(l) = (Θ(l)′ d(l+1)) •
+    g(z(l))``, and article 000 calls ``g'(z^(L))`` "the activation of the last layer".
 
     Why tempting: for the sigmoid, ``g'(z) = σ(z)(1 − σ(z)) = a(1 − a)`` is written with
     the activation ``a``, and formulas that use ``a`` for ``σ(z)`` are easily misread as
@@ -102,12 +134,14 @@ class ActivationInsteadOfDerivative(StagedBackprop):
     mistake = "δ = (δ W) ⊙ g(z) instead of g′(z)"
     why_tempting = "g′ of the sigmoid is written as a(1 − a), easily misread as a"
 
-    def propagate(self, delta: Array, l: int, zs: list[Array], grad_W: Array) -> Array:
-        return (delta @ self.weights[l - 1]) * self.activation.function(zs[l - 2])
+    def propagate(self, delta: Array, l: int, passed: ForwardPass, grad_W: Array) -> Array:
+        return (delta @ self.weights[l - 1]) * passed.activations[l - 1]  # a, not g'(z)
 
 
 class DerivativeAtOutputLayer(StagedBackprop):
     """The recursion evaluates ``g'`` at the output layer's ``z^(L)`` in every layer.
+
+    Article 000 of the book's sources writes ``δ^(k) = (θ^(k+1) δ^(k+1)) ⊙ g'(z^(L))``.
 
     Why tempting: the output delta BP1 contains ``g'(z^(L))``, and copying that factor
     into the recursion without changing the layer index gives ``g'(z^(L))`` everywhere.
@@ -127,8 +161,8 @@ class DerivativeAtOutputLayer(StagedBackprop):
                 f"layer (e.g. (3, 2, 2, 2)), got layer_sizes={self.layer_sizes}"
             )
 
-    def propagate(self, delta: Array, l: int, zs: list[Array], grad_W: Array) -> Array:
-        return (delta @ self.weights[l - 1]) * self.activation.derivative(zs[-1])
+    def propagate(self, delta: Array, l: int, passed: ForwardPass, grad_W: Array) -> Array:
+        return (delta @ self.weights[l - 1]) * self.activation.derivative(passed.zs[-1])
 
 
 class MissingTranspose(StagedBackprop):
@@ -139,6 +173,9 @@ class MissingTranspose(StagedBackprop):
     widths the product does not exist and numpy raises a shape error; with square weight
     matrices it runs and returns a wrong gradient without complaint.
 
+    Article 000 of the book's sources says of its recursion that "the transpose operation
+    needed in order to do the multiplication is left out".
+
     Why tempting: the forward pass multiplies by ``W``, and "send the error back through
     the same weights" sounds like multiplying by ``W`` again.
     """
@@ -146,8 +183,9 @@ class MissingTranspose(StagedBackprop):
     mistake = "δ^(l) = (W δ^(l+1)) ⊙ g′(z^(l)) instead of (Wᵀ δ^(l+1)) ⊙ g′(z^(l))"
     why_tempting = "'send the error back through the same weights' sounds like W, not Wᵀ"
 
-    def propagate(self, delta: Array, l: int, zs: list[Array], grad_W: Array) -> Array:
-        return (delta @ self.weights[l - 1].T) * self.activation.derivative(zs[l - 2])
+    def propagate(self, delta: Array, l: int, passed: ForwardPass, grad_W: Array) -> Array:
+        g_prime = self.activation.derivative_from_output(passed.activations[l - 1])
+        return (delta @ self.weights[l - 1].T) * g_prime
 
 
 class DoubleSigmoidDerivative(StagedBackprop):
@@ -175,7 +213,7 @@ class DoubleSigmoidDerivative(StagedBackprop):
 
     def output_delta(self, loss: str, Z: Array, A: Array, Y: Array) -> tuple[float, Array]:
         E, delta = super().output_delta(loss, Z, A, Y)
-        return E, delta * activations.sigmoid_prime(Z)
+        return E, delta * activations.sigmoid_prime_from_output(A)
 
 
 class UpdateBeforeBackpropagating(StagedBackprop):
@@ -187,6 +225,12 @@ class UpdateBeforeBackpropagating(StagedBackprop):
     to no single network. To make the mistake checkable this class does not change its
     weights: ``gradients`` returns the gradients that such a step would apply, computed
     with the updated matrices, and leaves ``weights`` as they were.
+
+    Unlike the other mistakes, this one is small when ``η`` is small: ``W^(l)`` moves by
+    ``η ∂E/∂W^(l)``, so the earlier layers' gradients are off by a relative amount
+    proportional to ``η``, and a gradient check run with a tiny ``η`` passes. To catch it,
+    check with the learning rate that training uses, or compare the update a training
+    step makes with ``−η`` times a gradient computed before any weight changed.
 
     Why tempting: "adjust the last layer, then move on to the one before it" describes
     the backward pass as a sequence of corrections, and updating as soon as a gradient
@@ -210,12 +254,38 @@ class UpdateBeforeBackpropagating(StagedBackprop):
             raise ValueError(f"learning_rate must be a finite number > 0, got {learning_rate!r}")
         self.learning_rate = float(learning_rate)
 
-    def propagate(self, delta: Array, l: int, zs: list[Array], grad_W: Array) -> Array:
+    def propagate(self, delta: Array, l: int, passed: ForwardPass, grad_W: Array) -> Array:
         updated = self.weights[l - 1] - self.learning_rate * grad_W
-        return (delta @ updated) * self.activation.derivative(zs[l - 2])
+        g_prime = self.activation.derivative_from_output(passed.activations[l - 1])
+        return (delta @ updated) * g_prime
 
 
-#: The mistakes by short name, for tables and for autograder tests.
+class RecomputedZWithoutBias(StagedBackprop):
+    """The recursion evaluates ``g'`` at a weighted input recomputed without its bias.
+
+    An implementation that does not keep ``Z^(l−1)`` for the backward pass can recompute
+    it from the stored activations as ``A^(l−2) W^(l−1)ᵀ + b^(l−1)``; this one drops the
+    ``+ b^(l−1)``. The network's biases start at 0, so *at initialisation* the result is
+    exactly right and a gradient check there passes; after some training the biases are
+    no longer 0 and the check fails. It is an implementation slip, not a mistake of the
+    popular explanations, and is not in :data:`MISTAKES` (whose members all fail at
+    initialisation): it shows why a gradient check belongs after a few steps of training
+    as well as at the start.
+
+    Why tempting: storing every ``Z`` for the backward pass costs memory, recomputing it
+    is cheap, and the bias is the term that is easy to forget.
+    """
+
+    mistake = "g′ evaluated at A Wᵀ, the weighted input recomputed without + b"
+    why_tempting = "recomputing Z saves storing it, and + b is easy to forget"
+
+    def propagate(self, delta: Array, l: int, passed: ForwardPass, grad_W: Array) -> Array:
+        z_without_bias = passed.activations[l - 2] @ self.weights[l - 2].T  # + biases[l-2]
+        return (delta @ self.weights[l - 1]) * self.activation.derivative(z_without_bias)
+
+
+#: The mistakes of the popular explanations by short name, for tables and for autograder
+#: tests. Each fails a gradient check at the network's initial weights.
 MISTAKES: dict[str, type[StagedBackprop]] = {
     "g instead of g'": ActivationInsteadOfDerivative,
     "g' at z^(L)": DerivativeAtOutputLayer,
