@@ -498,8 +498,8 @@ def network(
         dx = 1.45
         dy = 0.52
         rows = max(len(d) for d in drawn)
-        header = 1.05 if edge else 0.65
-        footer = 1.25 if shapes else 0.2
+        header = 0.8 if edge else 0.45
+        footer = 1.1 if shapes else 0.2
         width = max(4.8, dx * L + 2.0)
         height = header + dy * (rows - 1) + 0.75 + footer
         fig, ax = _canvas(width, height)
@@ -559,14 +559,16 @@ def network(
             for l in range(L + 1):
                 x = x0 + dx * l
                 name = "X = A^{(0)}" if l == 0 else f"Z^{{({l})}}, A^{{({l})}}"
-                ax.text(x, y_shape, f"${name}$\n${m} \\times {sizes[l]}$", ha="center",
-                        va="top", fontsize=11, linespacing=1.5, color=FORWARD,
-                        gid=f"shape-activations-{l}")
+                ax.text(x, y_shape, f"${name}$", ha="center", va="top", fontsize=11,
+                        color=FORWARD, gid=f"shape-activations-{l}")
+                ax.text(x, y_shape - 0.27, f"${m} \\times {sizes[l]}$", ha="center", va="top",
+                        fontsize=11, color=FORWARD, gid=f"shape-activations-{l}-size")
             for l in range(1, L + 1):
                 x = x0 + dx * (l - 0.5)
-                ax.text(x, y_shape + 0.08, f"$W^{{({l})}}$\n${sizes[l]} \\times {sizes[l - 1]}$",
-                        ha="center", va="bottom", fontsize=11, linespacing=1.5, color=INK,
-                        gid=f"shape-weights-{l}")
+                ax.text(x, y_shape + 0.36, f"$W^{{({l})}}$", ha="center", va="bottom",
+                        fontsize=11, color=INK, gid=f"shape-weights-{l}")
+                ax.text(x, y_shape + 0.08, f"${sizes[l]} \\times {sizes[l - 1]}$", ha="center",
+                        va="bottom", fontsize=11, color=INK, gid=f"shape-weights-{l}-size")
     sizes_text = ", ".join(str(n) for n in sizes)
     description = (
         f"A network with layer sizes {sizes_text} (layers 0 to {L}), drawn as columns of circles"
@@ -1173,7 +1175,7 @@ def delta_recursion(*, layer: str | int = "l", batch: bool = False, shapes: bool
                ((xs[1] + xs[2]) / 2, y_bottom - bh / 2 - 0.1), color="#777777", lw=1.0,
                linestyle=(0, (1.5, 2)), zorder=5)
         ax.text(xs[1] + 0.55, (y_top + y_bottom) / 2 + 0.05, "stored by the\nforward pass",
-                ha="left", va="center", fontsize=9, color="#555555")
+                ha="left", va="center", fontsize=10, color="#555555")
         # The parameter gradients hang under delta^(l).
         y_grad = 0.35
         _arrow(ax, (xs[1], y_bottom - bh / 2), (xs[1], y_grad + 0.17), color=BACKWARD, lw=1.4)
