@@ -1,6 +1,7 @@
 import contextlib
 import io
 import json
+import re
 
 import ipywidgets
 import ipywidgets.embed
@@ -11,7 +12,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-
 from ipywidgets.widgets.widget_link import Link  # noqa: E402
 
 from bpbook import widgets  # noqa: E402
@@ -149,6 +149,31 @@ def test_values_can_be_any_objects():
     assert len(w.frames.children) == 2
 
 
+def frame_alts(html_values):
+    return [re.search(r'alt="([^"]*)"', value).group(1) for value in html_values]
+
+
+def test_alt_text_describes_every_static_frame_and_names_its_setting():
+    w = explorer(render, ETAS[:3], description="η", labels=["slow", "fast", "diverging"],
+                 mode="static", alt='Loss against step for gradient descent ("GD") & <friends>')
+    alts = frame_alts(frame_images(w.frames))
+    described = "Loss against step for gradient descent (&quot;GD&quot;) &amp; &lt;friends&gt;"
+    assert alts == [f"{described} (η = slow)", f"{described} (η = fast)",
+                    f"{described} (η = diverging)"]
+
+
+def test_alt_text_follows_the_live_frame():
+    w = explorer(render, ETAS[:3], mode="live", alt="Loss against step.")
+    assert frame_alts([w.frames.value]) == [f"Loss against step. (η = {ETAS[0]:.4g})"]
+    w.slider.value = ETAS[2]
+    assert frame_alts([w.frames.value]) == [f"Loss against step. (η = {ETAS[2]:.4g})"]
+
+
+def test_without_alt_the_frames_still_name_their_setting():
+    w = explorer(render, ETAS[:2], description="η", mode="static")
+    assert frame_alts(frame_images(w.frames)) == [f"η = {e:.4g}" for e in ETAS[:2]]
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
@@ -162,6 +187,8 @@ def test_values_can_be_any_objects():
         ({"initial": 7.0}, ValueError, "initial=7.0 is not one of the values"),
         ({"description": 3}, TypeError, "description must be a string"),
         ({"dpi": 0}, ValueError, "dpi must be a number"),
+        ({"alt": 3}, TypeError, "alt must be a string or None"),
+        ({"alt": "  "}, ValueError, "alt must describe the frames"),
     ],
 )
 def test_bad_arguments_are_named(kwargs, error, match):

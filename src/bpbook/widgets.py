@@ -98,6 +98,7 @@ def explorer(
     mode: str = "auto",
     *,
     dpi: float = 80,
+    alt: str | None = None,
 ) -> Explorer:
     """A slider over ``values`` that shows the figure ``render(value)`` for the chosen one.
 
@@ -125,6 +126,12 @@ def explorer(
         Resolution of the PNG frames. A line plot of 6 × 3.5 inches at dpi 80 takes
         20–40 kB per frame, so about 20 frames fit the page budget comfortably;
         :func:`state_size` tells the exact weight.
+    alt : str, optional, keyword-only
+        Alt text of the frames for screen readers: what a frame shows, e.g. ``"Loss
+        against step for gradient descent at the learning rate on the slider."``. Each
+        frame's ``<img alt=...>`` is this text followed by the slider setting it shows
+        (``"… (η = 0.5)"``). Default: the slider setting alone, which says nothing
+        about the picture, so chapters should pass ``alt``.
 
     Returns
     -------
@@ -135,11 +142,11 @@ def explorer(
     ------
     TypeError
         If ``render`` is not callable or returns something other than a ``Figure``, or
-        ``description`` / a label is not a string.
+        ``description`` / a label / ``alt`` is not a string.
     ValueError
-        If ``values`` is empty, ``labels`` has the wrong length or repeats a label,
-        ``initial`` is not among ``values``, ``mode`` is unknown, or the static frames
-        exceed :data:`MAX_STATE_BYTES`.
+        If ``values`` is empty, ``labels`` has the wrong length or repeats a label, ``alt``
+        is blank, ``initial`` is not among ``values``, ``mode`` is unknown, or the static
+        frames exceed :data:`MAX_STATE_BYTES`.
 
     Examples
     --------
@@ -161,9 +168,10 @@ def explorer(
     index = _initial_index(initial, values)
     mode = resolve_mode(mode)
     dpi = _check_dpi(dpi)
+    alt = _check_alt(alt)
 
     slider = ipywidgets.SelectionSlider(
-        options=list(zip(labels, values)),
+        options=list(zip(labels, values, strict=True)),
         index=index,
         description=description,
         # Static frames switch instantly, so follow the drag; live frames are drawn by
@@ -174,7 +182,9 @@ def explorer(
     )
 
     def frame_html(i: int) -> str:
-        return _figure_html(_rendered(render, values[i]), f"{description} = {labels[i]}", dpi)
+        setting = f"{description} = {labels[i]}"
+        text = f"{alt} ({setting})" if alt else setting
+        return _figure_html(_rendered(render, values[i]), text, dpi)
 
     if mode == "live":
         frame = ipywidgets.HTML(frame_html(index))
@@ -290,6 +300,16 @@ def _initial_index(initial: Any, values: list[Any]) -> int:
         if value is initial or value == initial:
             return i
     raise ValueError(f"initial={initial!r} is not one of the values")
+
+
+def _check_alt(alt: str | None) -> str | None:
+    if alt is None:
+        return None
+    if not isinstance(alt, str):
+        raise TypeError(f"alt must be a string or None, got {type(alt).__name__}")
+    if not alt.strip():
+        raise ValueError("alt must describe the frames; got a blank string")
+    return alt.strip()
 
 
 def _check_dpi(dpi: float) -> float:
