@@ -63,6 +63,7 @@ __all__ = [
     "NetworkObjective",
     "Run",
     "Strategy",
+    "Tuning",
     "centred_ranks",
     "descend",
     "es_gradient",
@@ -70,6 +71,8 @@ __all__ = [
     "flatten",
     "optimize",
     "optimize_many",
+    "tune",
+    "tune_descent",
     "unflatten",
 ]
 
@@ -84,6 +87,12 @@ Array = NDArray[np.float64]
 GRADIENT_COST = 3
 
 SELECTIONS = ("truncation", "tournament")
+#: Activations that NumPy can apply in place (see NetworkObjective._activate).
+_IN_PLACE: dict[str, Callable[[Array], Array]] = {
+    "tanh": lambda Z: np.tanh(Z, out=Z),
+    "relu": lambda Z: np.maximum(Z, 0.0, out=Z),
+    "identity": lambda Z: Z,
+}
 OBJECTIVE_LOSSES = (*losses.LOSSES, "error_rate")
 OPTIMIZERS = ("sgd", "adam")
 
@@ -300,7 +309,7 @@ class NetworkObjective:
             grad_b[l - 1][...] = delta.sum(axis=1)  # BP3
             if l > 1:  # BP2
                 g_prime = self._g.derivative_from_output(acts[l - 1])
-                delta = np.matmul(delta, weights[l - 1]) * g_prime
+                delta = np.matmul(delta, np.ascontiguousarray(weights[l - 1])) * g_prime
         if thetas.ndim == 1:
             return float(E[0]), gradient[0]
         return E, gradient
@@ -328,13 +337,27 @@ class NetworkObjective:
         # The first layer shares its input X across the population: one matrix product
         # X [W_1; …; W_k]ᵀ serves all k networks, and BLAS does it at full speed.
         stacked = weights[0].reshape(-1, weights[0].shape[-1])
-        Z = (self.X @ stacked.T).reshape(m, k, -1).transpose(1, 0, 2) + biases[0][:, None, :]
+        Z = (self.X @ stacked.T).reshape(m, k, -1)
+        Z += biases[0]
+        Z = Z.transpose(1, 0, 2)
         for W, b in zip(weights[1:], biases[1:], strict=True):
-            A = self._g.function(Z)
+            A = self._activate(Z)
             if keep:
                 acts.append(A)
-            Z = np.matmul(A, W.transpose(0, 2, 1)) + b[:, None, :]
+            # matmul of a stack is fast only on contiguous operands; W is a strided view.
+            Z = np.matmul(A, np.ascontiguousarray(W.transpose(0, 2, 1)))
+            Z += b[:, None, :]
         return acts, Z
+
+    def _activate(self, Z: Array) -> Array:
+        """``g(Z)``, in place where NumPy allows it (the backward pass needs only ``A``).
+
+        A population's arrays are large, and on many systems every new large array
+        costs page faults that take longer than the arithmetic on it; overwriting ``Z``
+        avoids one per layer. The result equals ``net.activation.function(Z)``.
+        """
+        in_place = _IN_PLACE.get(self._g.name)
+        return self._g.function(Z) if in_place is None else in_place(Z)
 
     def _losses(self, thetas: Array) -> Array:
         return self._loss_of_logits(self._forward(thetas)[1])
@@ -424,9 +447,10 @@ def centred_ranks(losses: ArrayLike) -> Array:
     order = np.argsort(values, kind="stable")
     ranks = np.empty(len(values))
     ranks[order] = np.arange(len(values), dtype=np.float64)
-    # Ties: every member of a group of equal losses gets the group's mean rank.
-    unique, group = np.unique(values, return_inverse=True)
-    if len(unique) < len(values):
+    ordered = values[order]
+    if np.any(ordered[1:] == ordered[:-1]):
+        # Ties: every member of a group of equal losses gets the group's mean rank.
+        _, group = np.unique(values, return_inverse=True)
         ranks = (np.bincount(group, ranks) / np.bincount(group))[group]
     return ranks / (len(values) - 1) - 0.5
 
@@ -1051,6 +1075,9 @@ class Run:
     diverged : bool
         Whether a loss became NaN or infinite or exceeded the divergence bound; the run
         stopped there and the records end before it.
+    stopped : bool
+        Whether the run was stopped early because its setting could no longer have the
+        least median cost of its group (see ``groups`` in :func:`optimize_many`).
     """
 
     evaluations: NDArray[np.int64]
@@ -1059,6 +1086,7 @@ class Run:
     solution: Array
     reached_target: bool
     diverged: bool
+    stopped: bool = False
 
     @property
     def generations(self) -> int:
@@ -1080,6 +1108,7 @@ class _Recorder:
         self.seconds: list[float] = []
         self.solution: Array | None = None
         self.diverged = False
+        self.stopped = False
 
     def record(self, evaluations: int, loss: float, seconds: float, solution: Array) -> None:
         self.evaluations.append(int(evaluations))
@@ -1096,7 +1125,56 @@ class _Recorder:
             solution=self.solution,
             reached_target=target is not None and self.losses[-1] <= target,
             diverged=self.diverged,
+            stopped=self.stopped,
         )
+
+
+class _Race:
+    """Stop the runs of settings that can no longer win on median cost (``groups``).
+
+    A group's median cost over its S runs (S odd) is its ((S+1)/2)-th smallest cost.
+    Once some group's median is known to be at most ``c`` (that many of its runs reached
+    the target within ``c``), a group with (S+1)/2 runs known to cost more than ``c``
+    (reached later, or still running after spending more) has a median above ``c`` and
+    cannot win: its remaining runs are stopped. No winner is ever stopped, so the
+    choice is that of running everything to the end.
+    """
+
+    def __init__(self, groups: Sequence[object] | None, k: int) -> None:
+        self.members: list[NDArray[np.intp]] = []
+        if groups is None:
+            return
+        groups = list(groups)
+        if len(groups) != k:
+            raise ValueError(f"groups has {len(groups)} labels for {k} runs")
+        labels = {label: i for i, label in enumerate(dict.fromkeys(groups))}
+        index = np.array([labels[g] for g in groups])
+        self.members = [np.flatnonzero(index == g) for g in range(len(labels))]
+        sizes = {len(m) for m in self.members}
+        if len(sizes) != 1 or sizes.pop() % 2 == 0:
+            raise ValueError("every group needs the same odd number of runs (one per seed)")
+
+    def losers(self, spent: ArrayLike, costs: Array, running: Sequence[int]) -> list[int]:
+        """Runs still running whose group can no longer have the least median cost.
+
+        ``costs`` holds the cost of every run that reached the target and ``inf`` for
+        the others; a run not in ``running`` with ``inf`` missed the target for good.
+        """
+        if not self.members:
+            return []
+        need = (len(self.members[0]) + 1) // 2
+        best = min(np.sort(costs[m])[need - 1] for m in self.members)
+        if not np.isfinite(best):
+            return []
+        is_running = np.zeros(len(costs), dtype=bool)
+        is_running[list(running)] = True
+        # Known to cost more than best: finished above it, or still running beyond it.
+        worse = np.where(is_running, np.asarray(spent) > best, costs > best)
+        stop: list[int] = []
+        for m in self.members:
+            if np.sum(worse[m]) >= need:
+                stop += [int(i) for i in m if is_running[i]]
+        return stop
 
 
 def optimize(
@@ -1164,6 +1242,7 @@ def optimize_many(
     max_evaluations: int,
     *,
     target: float | None = None,
+    groups: Sequence[object] | None = None,
     divergence_factor: float = DIVERGENCE_FACTOR,
 ) -> list[Run]:
     """Run several strategies in lockstep, each as :func:`optimize` would run it alone.
@@ -1182,6 +1261,11 @@ def optimize_many(
         Fresh strategies (distinct objects).
     f, max_evaluations, target, divergence_factor
         As for :func:`optimize`; one budget and target for all.
+    groups : sequence, optional
+        A label per strategy: the runs of one setting, one per seed (the same odd
+        number in every group). With a ``target``, a group's remaining runs are stopped
+        (``Run.stopped``) as soon as its median cost must exceed the median of another
+        group, as in a race: tuning then costs little more than the winner's runs.
 
     Returns
     -------
@@ -1191,7 +1275,8 @@ def optimize_many(
     Raises
     ------
     TypeError, ValueError
-        As :func:`optimize`, and if ``strategies`` is empty or repeats an object.
+        As :func:`optimize`, and if ``strategies`` is empty or repeats an object, or
+        ``groups`` does not fit.
     """
     strategies = list(strategies)
     if not strategies:
@@ -1208,6 +1293,8 @@ def optimize_many(
     max_evaluations = check_count(max_evaluations, "max_evaluations", minimum=1)
     target = _check_target(target)
     factor = _check_divergence_factor(divergence_factor)
+    k = len(strategies)
+    race = _Race(groups, k)
 
     def losses_of(candidates: Array) -> Array:
         values = np.asarray(f(candidates), dtype=np.float64).reshape(-1)
@@ -1219,9 +1306,9 @@ def optimize_many(
         return values
 
     start = time.perf_counter()
-    k = len(strategies)
     records = [_Recorder() for _ in range(k)]
     spent = np.zeros(k, dtype=np.int64)
+    costs = np.full(k, np.inf)
     # Overflow is how a too-large step shows itself: detect it, don't print it.
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         current = losses_of(np.stack([s.solution for s in strategies]))
@@ -1234,17 +1321,19 @@ def optimize_many(
             now = time.perf_counter() - start
             for i in running:
                 records[i].record(spent[i], current[i], now, strategies[i].solution)
-            running = [
-                i for i in running
-                if spent[i] < max_evaluations and not (target is not None and current[i] <= target)
-            ]
+                if target is not None and current[i] <= target:
+                    costs[i] = spent[i]
+            running = [i for i in running if spent[i] < max_evaluations and costs[i] == np.inf]
+            for i in race.losers(spent, costs, running):
+                records[i].stopped = True
+                running.remove(i)
             if not running:
                 break
             asked = [strategies[i].ask() for i in running]
             values = losses_of(np.vstack(asked))
             told = []
-            for i, part in zip(running, np.split(values, np.cumsum([len(a) for a in asked])[:-1]),
-                               strict=True):
+            parts = np.split(values, np.cumsum([len(a) for a in asked])[:-1])
+            for i, part in zip(running, parts, strict=True):
                 spent[i] += len(part)
                 if np.all(np.isfinite(part)):
                     strategies[i].tell(part)
@@ -1282,6 +1371,7 @@ def descend(
     max_evaluations: int,
     *,
     target: float | None = None,
+    groups: Sequence[object] | None = None,
     gradient_cost: float = GRADIENT_COST,
     divergence_factor: float = DIVERGENCE_FACTOR,
 ) -> list[Run]:
@@ -1308,6 +1398,9 @@ def descend(
     max_evaluations : int, >= 1
         The budget: ``⌊max_evaluations / gradient_cost⌋`` steps at most.
     target : float, optional
+    groups : sequence, optional
+        As in :func:`optimize_many`: runs of a setting that can no longer win on median
+        cost are stopped.
     gradient_cost : float, > 0
         What a gradient is charged, in loss evaluations (:data:`GRADIENT_COST`).
     divergence_factor : float, > 1
@@ -1346,10 +1439,12 @@ def descend(
     target = _check_target(target)
     cost = check_positive(gradient_cost, "gradient_cost")
     factor = _check_divergence_factor(divergence_factor)
+    race = _Race(groups, k)
     steps = int(max_evaluations // cost)
 
     start = time.perf_counter()
     records = [_Recorder() for _ in range(k)]
+    costs = np.full(k, np.inf)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         E, gradient = f.value_and_gradient(thetas)
         if not np.all(np.isfinite(E)):
@@ -1357,11 +1452,17 @@ def descend(
         bounds = factor * np.maximum(np.abs(E), 1.0)
         running = np.arange(k)
         for t in range(steps + 1):
-            now = time.perf_counter() - start
+            now, spent = time.perf_counter() - start, round(t * cost)
             for j, i in enumerate(running):
-                records[i].record(round(t * cost), E[j], now, thetas[i].copy())
-            reached = E <= target if target is not None else np.zeros(len(running), bool)
-            keep = ~reached
+                records[i].record(spent, E[j], now, thetas[i].copy())
+            keep = np.ones(len(running), dtype=bool)
+            if target is not None:
+                keep = E > target
+                costs[running[~keep]] = spent
+            losers = race.losers(np.full(k, spent), costs, running[keep].tolist())
+            for i in losers:
+                records[i].stopped = True
+            keep &= ~np.isin(running, losers)
             if t == steps or not keep.any():
                 break
             running, gradient = running[keep], gradient[keep]
@@ -1375,6 +1476,102 @@ def descend(
             if not len(running):
                 break
     return [record.run(target) for record in records]
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """The result of :func:`tune` or :func:`tune_descent`.
+
+    Attributes
+    ----------
+    settings : list
+        The grid, in the order given.
+    seeds : list of int
+    costs : ndarray, shape (len(settings), len(seeds))
+        Evaluations each run needed to reach the target; ``inf`` if it missed it within
+        the budget or was stopped because its setting could no longer win.
+    best : object
+        The setting with the least median cost (the first of equals).
+    """
+
+    settings: list[object]
+    seeds: list[int]
+    costs: Array
+    best: object
+
+    @property
+    def medians(self) -> Array:
+        """Median cost of each setting over the seeds, shape ``(len(settings),)``."""
+        return np.median(self.costs, axis=1)
+
+
+def tune(
+    make: Callable[[object, int], Strategy],
+    settings: Sequence[object],
+    f: Callable[[Array], ArrayLike],
+    seeds: Sequence[int],
+    max_evaluations: int,
+    *,
+    target: float,
+) -> Tuning:
+    """Choose the setting whose strategy reaches ``target`` with the least median cost.
+
+    Every setting runs once per seed, ``make(setting, seed)``, all in lockstep
+    (:func:`optimize_many`), and a setting is stopped as soon as it cannot win.
+
+    Parameters
+    ----------
+    make : callable
+        ``make(setting, seed)`` returns a fresh :class:`Strategy`.
+    settings : sequence
+        The grid.
+    f : callable
+        The objective, as for :func:`optimize`.
+    seeds : sequence of int
+        An odd number of seeds (use other seeds to report the chosen setting).
+    max_evaluations : int
+        Budget of each run.
+    target : float
+        The loss to reach.
+
+    Returns
+    -------
+    Tuning
+    """
+    settings, seeds = list(settings), [int(s) for s in seeds]
+    strategies = [make(setting, seed) for setting in settings for seed in seeds]
+    groups = [i for i in range(len(settings)) for _ in seeds]
+    runs = optimize_many(strategies, f, max_evaluations, target=target, groups=groups)
+    return _tuning(settings, seeds, runs)
+
+
+def tune_descent(
+    f: _Differentiable,
+    start: Callable[[int], ArrayLike],
+    learning_rates: Sequence[float],
+    seeds: Sequence[int],
+    max_evaluations: int,
+    *,
+    target: float,
+    gradient_cost: float = GRADIENT_COST,
+) -> Tuning:
+    """:func:`tune` for gradient descent: choose η from ``learning_rates``.
+
+    ``start(seed)`` gives θ_0 for a seed; all rates and seeds run as one
+    :func:`descend`.
+    """
+    rates, seeds = [float(r) for r in learning_rates], [int(s) for s in seeds]
+    starts = np.stack([start(seed) for _ in rates for seed in seeds])
+    groups = [i for i in range(len(rates)) for _ in seeds]
+    runs = descend(f, starts, np.repeat(rates, len(seeds)), max_evaluations, target=target,
+                   groups=groups, gradient_cost=gradient_cost)
+    return _tuning(rates, seeds, runs)
+
+
+def _tuning(settings: list[object], seeds: list[int], runs: list[Run]) -> Tuning:
+    costs = np.array([run.cost for run in runs]).reshape(len(settings), len(seeds))
+    medians = np.median(costs, axis=1)
+    return Tuning(settings, seeds, costs, settings[int(np.argmin(medians))])
 
 
 def evaluations_to_target(
