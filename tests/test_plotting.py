@@ -1,12 +1,21 @@
 """Tests of bpbook.plotting: the figures show the data they are given, and bad input is refused."""
 
+import matplotlib
+import matplotlib.colors
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
 from bpbook import activations
-from bpbook.plotting import activation_figure, decision_figure, image_grid
+from bpbook.plotting import (
+    COLORS,
+    SEQUENTIAL_CMAP,
+    activation_figure,
+    decision_figure,
+    image_grid,
+    use_book_style,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -76,7 +85,7 @@ def test_activation_figure_fills_rows_and_removes_empty_cells():
 def test_activation_figure_plots_g_and_its_derivative():
     fig = activation_figure(["tanh", "relu"], z_range=(-2.0, 3.0), n_points=11)
     assert [ax.get_title() for ax in fig.axes] == ["tanh", "relu"]
-    for ax, name in zip(fig.axes, ["tanh", "relu"]):
+    for ax, name in zip(fig.axes, ["tanh", "relu"], strict=True):
         g = activations.get_activation(name)
         value, slope = [line for line in ax.get_lines() if line.get_label().startswith("$g")]
         z = value.get_xdata()
@@ -157,3 +166,50 @@ def test_decision_figure_default_window_contains_the_points_with_a_margin():
 def test_decision_figure_refuses_bad_input(args, kwargs, error, message):
     with pytest.raises(error, match=message):
         decision_figure(*args, **kwargs)
+
+
+# colours and the book's style ----------------------------------------------------------
+
+
+def test_activation_figure_draws_g_forward_and_g_prime_backward_colours():
+    ax = activation_figure(["tanh"]).axes[0]
+    g, g_prime = [line for line in ax.lines if line.get_label().startswith("$g")]
+    assert g.get_color() == COLORS["forward"]
+    assert g_prime.get_color() == COLORS["backward"]
+    assert min(t.get_fontsize() for t in ax.get_legend().get_texts()) >= 10
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: activation_figure(["relu"]),
+        lambda: image_grid(np.eye(2, 64), titles=["a", "b"]),
+        lambda: decision_figure(lambda P: P[:, 0], X_XOR, Y_XOR, resolution=5),
+    ],
+)
+def test_package_figures_have_an_opaque_white_background(make):
+    with matplotlib.rc_context({"figure.facecolor": "none"}):
+        fig = make()
+    assert matplotlib.colors.to_rgba(fig.get_facecolor()) == (1.0, 1.0, 1.0, 1.0)
+
+
+def test_use_book_style_sets_the_palette_fonts_and_paper():
+    with matplotlib.rc_context():
+        use_book_style()
+        rc = matplotlib.rcParams
+        assert rc["figure.facecolor"] == rc["savefig.facecolor"] == "white"
+        assert rc["font.size"] >= 10 and rc["legend.fontsize"] >= 10
+        assert rc["figure.figsize"][0] <= 7
+        cycle = [c.lower() for c in rc["axes.prop_cycle"].by_key()["color"]]
+        okabe_ito = {c.lower() for c in COLORS.values()}
+        assert set(cycle) <= okabe_ito | {"#000000"}
+        assert cycle[:3] == [COLORS["forward"].lower(), COLORS["backward"].lower(),
+                             COLORS["test"].lower()]
+        assert rc["image.cmap"] == SEQUENTIAL_CMAP
+
+
+def test_colors_are_the_okabe_ito_palette():
+    okabe_ito = {"#000000", "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00",
+                 "#CC79A7", "#999999"}
+    assert set(COLORS.values()) <= okabe_ito
+    assert COLORS["forward"] != COLORS["backward"]
