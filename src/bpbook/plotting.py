@@ -106,7 +106,7 @@ def use_book_style() -> None:
     'white'
     """
     # Resolve pyplot's backend first (the notebook's inline backend applies its own rc
-    # settings when it loads) first, so that the book's settings are the ones that stay.
+    # settings when it loads), so that the book's settings are the ones that stay.
     plt.get_backend()
     matplotlib.rcParams.update(BOOK_STYLE)
 
