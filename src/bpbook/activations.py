@@ -180,12 +180,13 @@ def softmax_jacobian(z: ArrayLike) -> Array:
 
 
 def softmax_backward(p: ArrayLike, grad_p: ArrayLike) -> Array:
-    """Vector-Jacobian product of the softmax: ``∂E/∂z`` from ``g = ∂E/∂p``, row by row.
+    """Vector-Jacobian product of the softmax: ``∂E/∂z`` from ``g = ∂E/∂p``.
 
-    The chain rule through ``p = softmax(z)`` is ``∂E/∂z = Jᵀ g`` with
-    ``J = diag(p) − p pᵀ`` (symmetric, see :func:`softmax_jacobian`), and
-    ``Jᵀ g = p ⊙ g − p (pᵀ g) = p ⊙ (g − (g · p))``: one dot product and one elementwise
-    product, ``O(K)`` work per example, where forming ``J`` and multiplying costs ``O(K²)``.
+    The chain rule through ``p = softmax(z)`` is ``∂E/∂z = Jᵀ g``, row by
+    row, with ``J = diag(p) − p pᵀ`` (symmetric, see :func:`softmax_jacobian`):
+    ``Jᵀ g = p ⊙ g − p (pᵀ g) = p ⊙ (g − (g · p))``. That is one dot product
+    and one elementwise product, ``O(K)`` work per example, where forming
+    ``J`` and multiplying by it costs ``O(K²)``.
 
     Parameters
     ----------
@@ -206,8 +207,8 @@ def softmax_backward(p: ArrayLike, grad_p: ArrayLike) -> Array:
 
     Examples
     --------
-    A gradient that is the same for every class moves no logit: the probabilities must
-    still sum to 1, so raising all of them together is impossible.
+    A gradient that is the same for every class moves no logit: the
+    probabilities must still sum to 1, so they cannot all rise together.
 
     >>> softmax_backward([[0.2, 0.3, 0.5]], [[4.0, 4.0, 4.0]]).tolist()
     [[0.0, 0.0, 0.0]]
@@ -215,7 +216,9 @@ def softmax_backward(p: ArrayLike, grad_p: ArrayLike) -> Array:
     p = as_float_array(p, "p")
     grad_p = as_float_array(grad_p, "grad_p")
     if p.shape != grad_p.shape:
-        raise ValueError(f"p has shape {p.shape} but grad_p has shape {grad_p.shape}")
+        raise ValueError(
+            f"p has shape {p.shape} but grad_p has shape {grad_p.shape}"
+        )
     return p * (grad_p - np.sum(grad_p * p, axis=-1, keepdims=True))
 
 

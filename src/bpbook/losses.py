@@ -150,10 +150,15 @@ def binary_cross_entropy_with_logits(Z: ArrayLike, Y: ArrayLike) -> float:
 
 
 def logsumexp(Z: ArrayLike, axis: int = -1) -> Array:
-    """``log Σ_k exp(z_k)`` along ``axis``, shifted by the maximum so nothing overflows."""
+    """``log Σ_k exp(z_k)`` along ``axis``, shifted so that nothing overflows.
+
+    With ``c = max_k z_k``, ``log Σ_k e^{z_k} = c + log Σ_k e^{z_k − c}``:
+    every exponent is ``<= 0``, and the sum holds the term ``e^0 = 1``.
+    """
     Z = as_float_array(Z, "Z")
     zmax = np.max(Z, axis=axis, keepdims=True)
-    return np.squeeze(zmax, axis=axis) + np.log(np.sum(np.exp(Z - zmax), axis=axis))
+    total = np.sum(np.exp(Z - zmax), axis=axis)
+    return np.squeeze(zmax, axis=axis) + np.log(total)
 
 
 def check_targets(Y: ArrayLike, m: int, K: int, loss: str) -> Array:
@@ -394,12 +399,12 @@ def loss_and_output_delta(
     Notes
     -----
     For ``mse`` with an elementwise ``g_L`` the chain rule gives
-    ``δ_i = 2(a_i − y_i) ⊙ g_L'(z_i)``: the factor ``g_L'`` stays. With a softmax output,
-    which is not elementwise, it is ``δ_i = J_iᵀ 2(p_i − y_i)`` with
-    ``J_i = diag(p_i) − p_i p_iᵀ``. For sigmoid + binary cross-entropy and softmax +
-    categorical cross-entropy the activation's derivative cancels, leaving
-    ``δ_i = a_i − y_i``: each is the negative log-likelihood whose *canonical link* is that
-    output activation, which is why those pairs are used together.
+    ``δ_i = 2(a_i − y_i) ⊙ g_L'(z_i)``: the factor ``g_L'`` stays. With a
+    softmax output, which is not elementwise, it is ``δ_i = J_iᵀ 2(p_i − y_i)``
+    with ``J_i = diag(p_i) − p_i p_iᵀ``. For sigmoid + binary cross-entropy
+    and softmax + categorical cross-entropy the activation's derivative
+    cancels, leaving ``δ_i = a_i − y_i``: each output activation is the
+    *canonical link* of its likelihood, which is why those pairs go together.
     """
     check_loss_and_output(loss, output_activation)
     m = Z.shape[0]
@@ -408,7 +413,8 @@ def loss_and_output_delta(
         if output_activation == "softmax":
             delta = activations.softmax_backward(A, grad_a)
         else:
-            delta = grad_a * activations.get_activation(output_activation).derivative(Z)
+            g_L = activations.get_activation(output_activation)
+            delta = grad_a * g_L.derivative(Z)
         return float(np.sum((A - Y) ** 2) / m), delta
     if loss == "binary_cross_entropy":
         return binary_cross_entropy_with_logits(Z, Y), (A - Y) / m
