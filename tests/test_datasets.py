@@ -50,3 +50,21 @@ def test_xor_and_moons():
         datasets.moons(1)
     with pytest.raises(ValueError, match="noise must be a finite number >= 0"):
         datasets.moons(10, noise=-1)
+
+
+def test_standardize_uses_training_statistics_for_every_set():
+    rng = np.random.default_rng(0)
+    X_train = rng.normal(3.0, 2.0, size=(50, 3))
+    X_train[:, 2] = 7.0  # a constant column: centred, not scaled
+    X_other = rng.normal(size=(5, 3))
+    Z_train, Z_other = datasets.standardize(X_train, X_other)
+    np.testing.assert_allclose(Z_train[:, :2].mean(axis=0), 0.0, atol=1e-14)
+    np.testing.assert_allclose(Z_train[:, :2].std(axis=0), 1.0, rtol=1e-14)
+    np.testing.assert_array_equal(Z_train[:, 2], 0.0)
+    mean, std = X_train[:, :2].mean(axis=0), X_train[:, :2].std(axis=0)
+    np.testing.assert_allclose(Z_other[:, :2], (X_other[:, :2] - mean) / std, rtol=1e-14)
+    np.testing.assert_allclose(Z_other[:, 2], X_other[:, 2] - 7.0)
+    with pytest.raises(ValueError, match="others\\[0\\]"):
+        datasets.standardize(X_train, np.zeros((2, 4)))
+    with pytest.raises(ValueError, match="X_train"):
+        datasets.standardize(np.zeros(3))

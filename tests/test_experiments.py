@@ -66,3 +66,11 @@ def test_explorer_has_one_frame_per_learning_rate_within_the_page_budget():
 def test_explorer_rejects_bad_results(results, error, words):
     with pytest.raises(error, match=words):
         loss_curves_explorer(results, mode="static")
+
+
+def test_explorer_frames_carry_alt_text():
+    results = {eta: parabola(eta) for eta in (0.5, 2.5)}
+    widget = loss_curves_explorer(results, mode="static", alt="Loss of the parabola")
+    assert all('alt="Loss of the parabola' in frame.value for frame in widget.frames.children)
+    default = loss_curves_explorer(results, mode="static", title="3 vs 7")
+    assert 'alt="3 vs 7: training loss' in default.frames.children[0].value

@@ -5,7 +5,18 @@ import pytest
 
 from bpbook import MLP, datasets
 from bpbook.gradcheck import numerical_gradient
-from bpbook.optim import GradientDescent, largest_curvature, minimize, train
+from bpbook.optim import (
+    Adam,
+    CosineDecay,
+    GradientDescent,
+    InverseTimeDecay,
+    RMSProp,
+    StepDecay,
+    Warmup,
+    largest_curvature,
+    minimize,
+    train,
+)
 
 
 def quadratic(a):
@@ -111,9 +122,9 @@ def test_full_batch_training_is_plain_gradient_descent():
     history = train(net, X, y, optimizer=GradientDescent(0.05), epochs=5)
     for _ in range(5):
         _, gw, gb = twin.gradients(X, y)
-        for p, g in zip([*twin.weights, *twin.biases], [*gw, *gb]):
+        for p, g in zip([*twin.weights, *twin.biases], [*gw, *gb], strict=True):
             p -= 0.05 * g
-    for W, V in zip([*net.weights, *net.biases], [*twin.weights, *twin.biases]):
+    for W, V in zip([*net.weights, *net.biases], [*twin.weights, *twin.biases], strict=True):
         np.testing.assert_array_equal(W, V)
     assert history.steps == 5 and history.epochs == 5
     assert history.examples.tolist() == [0, 40, 80, 120, 160, 200]
@@ -128,7 +139,7 @@ def test_momentum_in_training_matches_the_update_rule():
     v = [np.zeros_like(p) for p in [*twin.weights, *twin.biases]]
     for _ in range(4):
         _, gw, gb = twin.gradients(X, y)
-        for p, g, vel in zip([*twin.weights, *twin.biases], [*gw, *gb], v):
+        for p, g, vel in zip([*twin.weights, *twin.biases], [*gw, *gb], v, strict=True):
             vel[...] = 0.8 * vel - 0.1 * g
             p += vel
     np.testing.assert_allclose(net.weights[0], twin.weights[0], rtol=1e-14)
@@ -369,7 +380,7 @@ def test_largest_curvature_of_a_linear_model_is_the_top_eigenvalue_of_its_hessia
     expected = np.linalg.eigvalsh(2.0 / len(X) * X1.T @ X1).max()
     before = [p.copy() for p in [*net.weights, *net.biases]]
     assert largest_curvature(net, X, y, iterations=200) == pytest.approx(expected, rel=1e-6)
-    for p, q in zip([*net.weights, *net.biases], before):
+    for p, q in zip([*net.weights, *net.biases], before, strict=True):
         np.testing.assert_array_equal(p, q)  # parameters restored exactly
 
 
@@ -387,7 +398,7 @@ def test_largest_curvature_matches_a_finite_difference_hessian_of_a_network():
             p += delta[offset:offset + p.size].reshape(p.shape)
             offset += p.size
         value = net.loss(X, y)
-        for p, s in zip(params, saved):
+        for p, s in zip(params, saved, strict=True):
             np.copyto(p, s)
         return value
 
@@ -433,3 +444,280 @@ def test_largest_curvature_rejects_bad_input():
         largest_curvature(None, np.zeros((2, 1)), np.zeros(2))
     with pytest.raises(ValueError, match="iterations"):
         largest_curvature(MLP([1, 1]), np.zeros((2, 1)), np.zeros(2), iterations=0)
+
+
+# --- schedules ---------------------------------------------------------------------------
+
+def test_step_decay_drops_by_its_factor_every_period():
+    schedule = StepDecay(0.5, factor=0.2, every=3)
+    expected = [0.5 * 0.2 ** (t // 3) for t in range(10)]
+    np.testing.assert_allclose(schedule.values(10), expected, rtol=1e-15)
+
+
+def test_cosine_decay_is_half_a_cosine_wave_then_constant():
+    schedule = CosineDecay(2.0, steps=8, final=0.5)
+    t = np.arange(12)
+    expected = 0.5 + 1.5 * (1 + np.cos(np.pi * np.minimum(t, 8) / 8)) / 2
+    np.testing.assert_allclose(schedule.values(12), expected, rtol=1e-15)
+    assert schedule(0) == 2.0 and schedule(8) == schedule(100) == 0.5
+    assert schedule(4) == pytest.approx(1.25)  # halfway down
+
+
+def test_inverse_time_decay_meets_the_robbins_monro_conditions():
+    """η_t = η0 / (1 + t/h): partial sums of η_t grow like h·η0·ln t without bound, while
+    the sums of η_t² converge (to less than η0² (1 + h))."""
+    schedule = InverseTimeDecay(0.3, half_life=10)
+    eta = schedule.values(200_000)
+    assert eta[10] == pytest.approx(0.15)
+    partial = np.cumsum(eta)
+    assert partial[-1] > 0.3 * 10 * np.log(200_000 / 10) * 0.9  # still growing like ln t
+    assert np.sum(eta**2) < 0.3**2 * (1 + 10)
+
+
+def test_warmup_rises_linearly_then_hands_over_to_the_schedule():
+    after = StepDecay(1.0, factor=0.5, every=2)
+    np.testing.assert_allclose(Warmup(after, steps=4).values(8),
+                               [0.25, 0.5, 0.75, 1.0, 1.0, 1.0, 0.5, 0.5])
+    np.testing.assert_allclose(Warmup(0.2, steps=2).values(4), [0.1, 0.2, 0.2, 0.2])
+
+
+@pytest.mark.parametrize(
+    "make, words",
+    [
+        (lambda: StepDecay(0.0), "initial"),
+        (lambda: StepDecay(1.0, factor=1.5), "factor"),
+        (lambda: StepDecay(1.0, every=0), "every"),
+        (lambda: CosineDecay(1.0, steps=0), "steps"),
+        (lambda: CosineDecay(1.0, steps=5, final=2.0), "final"),
+        (lambda: InverseTimeDecay(1.0, half_life=-1.0), "half_life"),
+        (lambda: Warmup("fast", steps=3), "after"),
+        (lambda: Warmup(0.1, steps=0), "steps"),
+    ],
+)
+def test_schedules_reject_bad_arguments_by_name(make, words):
+    with pytest.raises((TypeError, ValueError), match=words):
+        make()
+
+
+def test_an_optimizer_follows_its_schedule_step_by_step():
+    """On f = x²/2 each step multiplies x by (1 − η_t): the product of the schedule."""
+    schedule = StepDecay(0.5, factor=0.1, every=2)
+    path = minimize(lambda x: x**2 / 2, lambda x: x, 1.0, learning_rate=schedule, steps=6)
+    expected = np.cumprod([1.0] + [1 - schedule(t) for t in range(6)])
+    np.testing.assert_allclose(path.points, expected, rtol=1e-14)
+    opt = GradientDescent(schedule)
+    theta = np.zeros(1)
+    for _ in range(3):
+        opt.step([theta], [np.zeros(1)])
+    assert opt.t == 3 and opt.rate() == schedule(3)
+    opt.reset()
+    assert opt.t == 0 and opt.rate() == 0.5
+
+
+def test_a_schedule_that_returns_a_bad_rate_is_reported_by_name():
+    opt = GradientDescent(lambda t: 0.1 - 0.1 * t)
+    theta = np.ones(2)
+    opt.step([theta], [np.ones(2)])
+    opt.step([theta], [np.ones(2)])  # η_1 = 0 is allowed: no move
+    with pytest.raises(ValueError, match="learning_rate schedule.*step 2"):
+        opt.step([theta], [np.ones(2)])
+
+
+def test_train_counts_steps_for_the_schedule():
+    X, y = regression_problem(7)
+    opt = GradientDescent(CosineDecay(0.05, steps=20))
+    history = train(MLP([3, 1]), X, y, optimizer=opt, epochs=3, batch_size=8)
+    assert opt.t == history.steps == 15
+
+
+# --- Nesterov, RMSProp and Adam against independent reference implementations -----------
+
+def gradient_sequence(seed=0, steps=25, shapes=((3, 2), (2,))):
+    """A fixed, reproducible stream of 'gradients' for optimisers that do not look at θ."""
+    rng = np.random.default_rng(seed)
+    return [[rng.normal(size=s) * rng.uniform(0.1, 10) for s in shapes] for _ in range(steps)]
+
+
+def test_rmsprop_matches_tieleman_and_hinton_coordinate_by_coordinate():
+    """Reference: lecture 6.5, 'MeanSquare(w, t) = 0.9 MeanSquare(w, t−1) + 0.1 (∂E/∂w)²',
+    divide the gradient by sqrt(MeanSquare(w, t)), written one scalar at a time."""
+    eta, beta2, eps = 0.01, 0.9, 1e-8
+    grads = gradient_sequence(1)
+    params = [np.ones((3, 2)), np.zeros(2)]
+    reference = [p.copy().ravel().tolist() for p in params]
+    mean_square = [[0.0] * len(r) for r in reference]
+    opt = RMSProp(eta, beta2=beta2, eps=eps)
+    for g in grads:
+        opt.step(params, g)
+        for k, gk in enumerate(g):
+            for j, value in enumerate(gk.ravel()):
+                mean_square[k][j] = beta2 * mean_square[k][j] + (1 - beta2) * value**2
+                reference[k][j] -= eta * value / (mean_square[k][j] ** 0.5 + eps)
+    for p, r in zip(params, reference, strict=True):
+        np.testing.assert_allclose(p.ravel(), r, rtol=1e-13, atol=1e-15)
+
+
+def test_adam_matches_kingma_and_ba_algorithm_1():
+    """Reference: Algorithm 1 of Kingma & Ba (2015), one scalar at a time, t from 1:
+    m_t = β1 m + (1−β1) g; v_t = β2 v + (1−β2) g²; m̂ = m_t/(1−β1^t); v̂ = v_t/(1−β2^t);
+    θ_t = θ − α m̂ / (√v̂ + ε)."""
+    alpha, beta1, beta2, eps = 0.05, 0.8, 0.99, 1e-6
+    grads = gradient_sequence(2)
+    params = [np.full((3, 2), 0.5), np.zeros(2)]
+    theta = [p.copy().ravel().tolist() for p in params]
+    m = [[0.0] * len(r) for r in theta]
+    v = [[0.0] * len(r) for r in theta]
+    opt = Adam(alpha, beta1=beta1, beta2=beta2, eps=eps)
+    for t, g in enumerate(grads, start=1):
+        opt.step(params, g)
+        for k, gk in enumerate(g):
+            for j, value in enumerate(gk.ravel()):
+                m[k][j] = beta1 * m[k][j] + (1 - beta1) * value
+                v[k][j] = beta2 * v[k][j] + (1 - beta2) * value * value
+                m_hat = m[k][j] / (1 - beta1**t)
+                v_hat = v[k][j] / (1 - beta2**t)
+                theta[k][j] -= alpha * m_hat / (v_hat**0.5 + eps)
+    for p, r in zip(params, theta, strict=True):
+        np.testing.assert_allclose(p.ravel(), r, rtol=1e-12, atol=1e-15)
+    assert opt.t == len(grads)
+
+
+def test_adam_first_step_has_length_eta_in_every_coordinate():
+    """Bias correction: after one step m̂ = g and v̂ = g², so the step is η g/|g|."""
+    theta = np.zeros(4)
+    Adam(0.1, eps=1e-300).step([theta], [np.array([1e-4, -3.0, 250.0, -0.02])])
+    np.testing.assert_allclose(theta, [-0.1, 0.1, -0.1, 0.1], rtol=1e-12)
+
+
+def test_adam_path_does_not_change_when_one_coordinate_is_rescaled():
+    """A diagonal preconditioner: on f = (x² + κ y²)/2 the path is the same for every κ."""
+    paths = []
+    for kappa in (1.0, 10.0, 1e4):
+        scale = np.array([1.0, kappa])
+        paths.append(minimize(lambda v, s=scale: 0.5 * float(v @ (s * v)),
+                              lambda v, s=scale: s * v, [-2.0, 1.0],
+                              optimizer=Adam(0.1, eps=1e-300), steps=60).points)
+    np.testing.assert_allclose(paths[1], paths[0], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(paths[2], paths[0], rtol=1e-10, atol=1e-12)
+
+
+def test_nesterov_matches_the_look_ahead_form():
+    """Reference: v_{t+1} = μ v_t − η ∇E(θ_t + μ v_t), θ_{t+1} = θ_t + v_{t+1}.
+    The optimiser holds the look-ahead point φ_t = θ_t + μ v_t."""
+    A = np.array([[3.0, 1.0], [1.0, 2.0]])
+    grad = lambda x: A @ x + np.sin(x)  # noqa: E731  (not a quadratic: no shortcut)
+    eta, mu = 0.1, 0.7
+    theta, v = np.array([1.0, -2.0]), np.zeros(2)
+    phi = theta.copy()
+    opt = GradientDescent(eta, momentum=mu, nesterov=True)
+    for _ in range(30):
+        opt.step([phi], [grad(phi)])
+        v = mu * v - eta * grad(theta + mu * v)
+        theta = theta + v
+        np.testing.assert_allclose(phi, theta + mu * v, rtol=1e-12, atol=1e-14)
+
+
+def test_nesterov_beats_plain_gradient_descent_on_an_ill_conditioned_quadratic():
+    """With η = 1/λmax and μ = (√κ−1)/(√κ+1), the error shrinks like (1 − 1/√κ)^t."""
+    kappa = 100.0
+    f, grad = quadratic([1.0, kappa])
+    mu = (np.sqrt(kappa) - 1) / (np.sqrt(kappa) + 1)
+    nag = minimize(f, grad, [1.0, 1.0], 1 / kappa, 300, momentum=mu, nesterov=True)
+    gd = minimize(f, grad, [1.0, 1.0], 2 / (1 + kappa), 300)
+    assert nag.values[-1] < 1e-20 < gd.values[-1]
+    assert nag.values[-1] <= 10 * (1 - 1 / np.sqrt(kappa)) ** (2 * 300) * nag.values[0]
+
+
+@pytest.mark.parametrize("make", [lambda: RMSProp(0.01), lambda: Adam(0.01),
+                                  lambda: GradientDescent(0.1, momentum=0.9, nesterov=True)])
+def test_train_accepts_every_optimizer(make):
+    data = datasets.digits(classes=(3, 7))
+    net = MLP([64, 10, 1], activation="tanh", output_activation="sigmoid", seed=0)
+    history = train(net, data.X_train, data.y_train, loss="binary_cross_entropy",
+                    optimizer=make(), epochs=5, batch_size=16)
+    assert history.train_loss[-1] < 0.5 * history.train_loss[0]
+
+
+@pytest.mark.parametrize(
+    "make, error, words",
+    [
+        (lambda: RMSProp(0.1, beta2=1.0), ValueError, "beta2"),
+        (lambda: Adam(0.1, beta1=-0.1), ValueError, "beta1"),
+        (lambda: Adam(0.1, eps=0.0), ValueError, "eps"),
+        (lambda: Adam(-1.0), ValueError, "learning_rate"),
+        (lambda: GradientDescent(0.1, momentum=0.5, nesterov=1), TypeError, "nesterov"),
+    ],
+)
+def test_optimizers_reject_bad_settings(make, error, words):
+    with pytest.raises(error, match=words):
+        make()
+
+
+def test_optimizer_state_resets():
+    theta = np.zeros(2)
+    opt = Adam(0.1)
+    opt.step([theta], [np.ones(2)])
+    with pytest.raises(ValueError, match="reset"):
+        opt.step([np.zeros(3)], [np.ones(3)])
+    opt.reset()
+    opt.step([np.zeros(3)], [np.ones(3)])
+    assert opt.t == 1
+
+
+def test_minimize_takes_an_optimizer_or_a_learning_rate_not_both():
+    f, grad = quadratic(1.0)
+    path = minimize(f, grad, 1.0, optimizer=Adam(0.1), steps=3)
+    assert path.steps == 3
+    with pytest.raises(ValueError, match="either"):
+        minimize(f, grad, 1.0, 0.1, 3, optimizer=Adam(0.1))
+    with pytest.raises(ValueError, match="learning_rate"):
+        minimize(f, grad, 1.0, steps=3)
+    with pytest.raises(ValueError, match="steps"):
+        minimize(f, grad, 1.0, 0.1)
+    with pytest.raises(TypeError, match="optimizer"):
+        minimize(f, grad, 1.0, steps=3, optimizer="adam")
+
+
+# --- validation sets, early stop at a target, the recorder's shortcut ---------------------
+
+def test_train_records_the_validation_set_apart_from_the_test_set():
+    data = datasets.digits(classes=(3, 7))
+    net = MLP([64, 8, 1], activation="tanh", output_activation="sigmoid", seed=1)
+    twin = net.copy()
+    history = train(net, data.X_train, data.y_train, loss="binary_cross_entropy",
+                    optimizer=GradientDescent(0.5), epochs=2, batch_size=32,
+                    X_val=data.X_val, Y_val=data.y_val, X_test=data.X_test, Y_test=data.y_test)
+    assert history.val_loss.shape == history.test_loss.shape == (3,)
+    assert history.val_loss[0] == pytest.approx(
+        twin.loss(data.X_val, data.y_val, loss="binary_cross_entropy"), rel=1e-14)
+    assert history.val_accuracy[-1] == np.mean(net.predict(data.X_val) == data.y_val)
+    assert history.test_accuracy[-1] == np.mean(net.predict(data.X_test) == data.y_test)
+    assert "validation accuracy" in str(history) and "test accuracy" in str(history)
+    with pytest.raises(ValueError, match="Y_val"):
+        train(net, data.X_train, data.y_train, optimizer=GradientDescent(0.1), epochs=1,
+              X_val=data.X_val)
+
+
+def test_train_stops_at_the_target_loss():
+    X, y = regression_problem(8)
+    history = train(MLP([3, 1], activation="identity"), X, y, optimizer=GradientDescent(0.1),
+                    epochs=500, target_loss=0.05)
+    assert history.train_loss[-1] <= 0.05 < history.train_loss[-2]
+    assert history.epochs < 500
+    with pytest.raises(ValueError, match="target_loss"):
+        train(MLP([3, 1]), X, y, optimizer=GradientDescent(0.1), epochs=1, target_loss=-1.0)
+
+
+@pytest.mark.parametrize(
+    "sizes, output, loss",
+    [([3, 4, 1], "sigmoid", "binary_cross_entropy"), ([3, 4, 1], "tanh", "mse"),
+     ([3, 4, 1], "identity", "mse"), ([3, 4, 5], "softmax", "softmax_cross_entropy")],
+)
+def test_recorded_loss_and_accuracy_equal_what_the_network_says(sizes, output, loss):
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(30, 3))
+    y = rng.integers(0, sizes[-1] if sizes[-1] > 1 else 2, size=30)
+    net = MLP(sizes, activation="tanh", output_activation=output, seed=3)
+    history = train(net, X, y, loss=loss, optimizer=GradientDescent(0.01), epochs=1, l2=0.1)
+    assert history.train_loss[-1] == pytest.approx(net.loss(X, y, loss=loss, l2=0.1), rel=1e-14)
+    assert history.train_accuracy[-1] == np.mean(net.predict(X) == y)

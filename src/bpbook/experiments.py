@@ -17,6 +17,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from bpbook.optim import History, Trajectory
+from bpbook.plotting import COLORS
 from bpbook.widgets import Explorer, explorer
 
 __all__ = ["loss_curve", "loss_curves_explorer", "plot_loss_curve"]
@@ -95,6 +96,7 @@ def loss_curves_explorer(
     initial: float | None = None,
     title: str = "loss",
     mode: str = "auto",
+    alt: str | None = None,
 ) -> Explorer:
     """A slider over learning rates showing the loss curve of each run.
 
@@ -114,6 +116,9 @@ def loss_curves_explorer(
         Title of every frame; the learning rate and the outcome are added to it.
     mode : {"auto", "static", "live"}
         See :func:`bpbook.widgets.explorer`.
+    alt : str, optional
+        Text alternative of the frames, for screen readers (see
+        :func:`bpbook.widgets.explorer`); default: a description built from ``title``.
 
     Returns
     -------
@@ -141,8 +146,8 @@ def loss_curves_explorer(
         ax = fig.subplots()
         for other in results.values():
             x, y, _ = loss_curve(other)
-            ax.plot(x, np.where(y > 0, y, np.nan), color="0.85", lw=1)
-        plot_loss_curve(ax, results[eta], color="C0", lw=2.5)
+            ax.plot(x, np.where(y > 0, y, np.nan), color="0.8", lw=1)
+        plot_loss_curve(ax, results[eta], color=COLORS["gd"], lw=2.5)
         final = loss_curve(results[eta])[1][-1]
         outcome = "diverged" if results[eta].diverged else f"final loss {final:.3g}"
         ax.set(
@@ -150,4 +155,8 @@ def loss_curves_explorer(
         )
         return fig
 
-    return explorer(render, list(results), description=description, initial=initial, mode=mode)
+    if alt is None:
+        alt = (f"{title}: training loss against epoch on a log scale for one learning rate, "
+               "drawn over the curves of all the others in grey")
+    return explorer(render, list(results), description=description, initial=initial, mode=mode,
+                    alt=alt)

@@ -1,14 +1,24 @@
-"""Gradient descent: the optimiser, the training loop, and minimisation of plain functions.
+"""Gradient descent and its relatives: optimisers, learning-rate schedules, the training
+loop, and minimisation of plain functions.
 
-Gradient descent changes parameters ``θ`` against the gradient of the loss ``E``::
+Every optimiser changes the parameters ``θ`` using the gradient ``g_t = ∇E(θ_t)`` of the
+loss ``E`` (symbols as on the book's Notation page)::
 
-    θ ← θ − η ∇E(θ)                              (plain gradient descent, learning rate η)
-    v ← μ v − η ∇E(θ),   θ ← θ + v               (classical momentum, Polyak's heavy ball)
+    θ ← θ − η_t g_t                                   GradientDescent (plain)
+    v ← μ v − η_t g_t,   θ ← θ + v                    GradientDescent(momentum=μ)
+    v ← μ v − η_t g_t,   θ ← θ + μ v − η_t g_t        GradientDescent(momentum=μ, nesterov=True)
+    s ← β2 s + (1 − β2) g²,   θ ← θ − η_t g / (√s + τ)                      RMSProp
+    ḡ ← β1 ḡ + (1 − β1) g,   s ← β2 s + (1 − β2) g²,
+    θ ← θ − η_t (ḡ / (1 − β1^t)) / (√(s / (1 − β2^t)) + τ)                  Adam
 
-:func:`train` applies it to a network, on the whole training set at once (full batch),
-one example at a time (stochastic) or on minibatches of a given size, in an order drawn
-from a seeded generator. :func:`minimize` applies it to a function of a vector, the
-laboratory in which the chapter studies the learning rate.
+(squares, roots and divisions elementwise). The learning rate ``η_t`` is a number or a
+*schedule*, a function of the step index ``t`` (:class:`StepDecay`, :class:`CosineDecay`,
+:class:`InverseTimeDecay`, :class:`Warmup`, or any callable ``t -> η_t``).
+
+:func:`train` applies an optimiser to a network, on the whole training set at once (full
+batch), one example at a time (stochastic) or on minibatches of a given size, in an order
+drawn from a seeded generator. :func:`minimize` applies one to a function of a vector,
+the laboratory in which the chapter studies the learning rate.
 
 Both watch for **divergence**: a loss that becomes infinite or NaN, or grows beyond
 ``divergence_factor`` times its starting size. They then stop, keep everything recorded up
@@ -19,9 +29,10 @@ expected symptom of a too-large learning rate, so it is silenced inside the loop
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from numbers import Integral
+from numbers import Integral, Real
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -40,60 +51,217 @@ from bpbook.network import MLP
 if TYPE_CHECKING:
     from tqdm.auto import tqdm
 
-__all__ = ["GradientDescent", "History", "Trajectory", "largest_curvature", "minimize", "train"]
+__all__ = [
+    "Adam",
+    "CosineDecay",
+    "GradientDescent",
+    "History",
+    "InverseTimeDecay",
+    "Optimizer",
+    "RMSProp",
+    "Schedule",
+    "StepDecay",
+    "Trajectory",
+    "Warmup",
+    "largest_curvature",
+    "minimize",
+    "train",
+]
 
 Array = NDArray[np.float64]
 
-#: A checked test set: inputs, targets as (m, K) floats, and class labels (or None).
-TestSet = tuple[Array, Array, NDArray[np.int64] | None]
+#: A learning rate: a positive number, or a schedule ``t -> η_t`` (values >= 0).
+LearningRate = float | Callable[[int], float]
+
+#: A checked held-out set: inputs, targets as (m, K) floats, and class labels (or None).
+HeldOut = tuple[Array, Array, NDArray[np.int64] | None]
+TestSet = HeldOut  # the name used before validation sets existed
 
 #: Default for ``divergence_factor``: a loss this many times its starting size (or
 #: larger than this, if it started below 1) counts as diverged.
 DIVERGENCE_FACTOR = 1e6
 
 
-class GradientDescent:
-    """Gradient descent with optional classical momentum.
+# --- learning-rate schedules -------------------------------------------------------------
 
-    Parameters
-    ----------
-    learning_rate : float, > 0
-        The step size η.
-    momentum : float, in [0, 1)
-        The momentum coefficient μ; 0 gives plain gradient descent.
+class Schedule:
+    """A learning rate that depends on the step: ``schedule(t)`` is ``η_t`` for ``t = 0, 1, …``.
 
-    Notes
-    -----
-    With ``momentum = μ`` the update is ``v ← μ v − η g``, ``θ ← θ + v``, with the
-    velocity ``v`` starting at 0 (Polyak 1964). Unrolled, it is
-    ``θ_{k+1} = θ_k − η g_k + μ (θ_k − θ_{k−1})``: the previous step is repeated, shrunk
-    by μ, on top of the new one.
+    Subclasses implement :meth:`__call__`. Any callable ``t -> η_t`` works as a learning
+    rate too; these classes add checked arguments and a readable ``repr``.
+    """
+
+    def __call__(self, t: int) -> float:
+        raise NotImplementedError
+
+    def values(self, steps: int) -> Array:
+        """``η_0, …, η_{steps−1}`` as an array, e.g. to plot the schedule."""
+        return np.array([self(t) for t in range(check_count(steps, "steps", minimum=0))])
+
+
+@dataclass(frozen=True)
+class StepDecay(Schedule):
+    """``η_t = initial · factor^⌊t / every⌋``: the rate drops by ``factor`` every ``every`` steps.
 
     Examples
     --------
-    >>> theta = np.array([1.0, -2.0])
-    >>> GradientDescent(0.1).step([theta], [np.array([10.0, 10.0])])
-    >>> theta
-    array([ 0., -3.])
+    >>> StepDecay(1.0, factor=0.1, every=2).values(5)
+    array([1.  , 1.  , 0.1 , 0.1 , 0.01])
     """
 
-    def __init__(self, learning_rate: float, momentum: float = 0.0) -> None:
-        self.learning_rate = check_positive(learning_rate, "learning_rate")
-        momentum = check_nonnegative(momentum, "momentum")
-        if momentum >= 1.0:
-            raise ValueError(f"momentum must lie in [0, 1), got {momentum!r}")
-        self.momentum = momentum
-        self._velocity: list[Array] | None = None
+    initial: float
+    factor: float = 0.1
+    every: int = 1
 
-    def __repr__(self) -> str:
-        return f"GradientDescent(learning_rate={self.learning_rate:g}, momentum={self.momentum:g})"
+    def __post_init__(self) -> None:
+        check_positive(self.initial, "initial")
+        if not 0.0 < check_positive(self.factor, "factor") <= 1.0:
+            raise ValueError(f"factor must lie in (0, 1], got {self.factor!r}")
+        check_count(self.every, "every", minimum=1)
+
+    def __call__(self, t: int) -> float:
+        return float(self.initial * self.factor ** (t // self.every))
+
+
+@dataclass(frozen=True)
+class CosineDecay(Schedule):
+    """``η_t = final + (initial − final) (1 + cos(π t / steps)) / 2`` for ``t <= steps``, then
+    ``final``: half a cosine wave from ``initial`` down to ``final`` (Loshchilov & Hutter 2017).
+
+    Examples
+    --------
+    >>> CosineDecay(1.0, steps=4).values(6).round(4)
+    array([1.    , 0.8536, 0.5   , 0.1464, 0.    , 0.    ])
+    """
+
+    initial: float
+    steps: int
+    final: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_positive(self.initial, "initial")
+        check_count(self.steps, "steps", minimum=1)
+        if check_nonnegative(self.final, "final") > self.initial:
+            raise ValueError(f"final ({self.final!r}) must not exceed initial ({self.initial!r})")
+
+    def __call__(self, t: int) -> float:
+        phase = min(t, self.steps) / self.steps
+        return float(self.final + (self.initial - self.final) * (1 + math.cos(math.pi * phase)) / 2)
+
+
+@dataclass(frozen=True)
+class InverseTimeDecay(Schedule):
+    """``η_t = initial / (1 + t / half_life)``: halved after ``half_life`` steps, then ~1/t.
+
+    It satisfies the Robbins–Monro conditions ``Σ η_t = ∞`` and ``Σ η_t² < ∞``, under
+    which stochastic gradient descent converges to a minimum of a convex loss instead
+    of hovering around it.
+
+    Examples
+    --------
+    >>> InverseTimeDecay(1.0, half_life=10).values(21)[[0, 10, 20]]
+    array([1.        , 0.5       , 0.33333333])
+    """
+
+    initial: float
+    half_life: float
+
+    def __post_init__(self) -> None:
+        check_positive(self.initial, "initial")
+        check_positive(self.half_life, "half_life")
+
+    def __call__(self, t: int) -> float:
+        return float(self.initial / (1.0 + t / self.half_life))
+
+
+@dataclass(frozen=True)
+class Warmup(Schedule):
+    """A linear warm-up over the first ``steps`` steps, then ``after``.
+
+    ``η_t = η_after(0) · (t + 1) / steps`` for ``t < steps``, and ``η_after(t − steps)``
+    from then on, so the schedule ``after`` (a number or a schedule) starts when the
+    warm-up ends.
+
+    Examples
+    --------
+    >>> Warmup(CosineDecay(1.0, steps=2), steps=4).values(7)
+    array([0.25, 0.5 , 0.75, 1.  , 1.  , 0.5 , 0.  ])
+    """
+
+    after: LearningRate
+    steps: int
+
+    def __post_init__(self) -> None:
+        _check_learning_rate(self.after, "after")
+        check_count(self.steps, "steps", minimum=1)
+
+    def __call__(self, t: int) -> float:
+        if t < self.steps:
+            return _rate_at(self.after, 0, "after") * (t + 1) / self.steps
+        return _rate_at(self.after, t - self.steps, "after")
+
+
+def _check_learning_rate(value: object, name: str = "learning_rate") -> LearningRate:
+    """A positive number as a float, or a callable schedule; raise naming ``name`` otherwise."""
+    if callable(value):
+        return value  # type: ignore[return-value]
+    return check_positive(value, name)
+
+
+def _rate_at(learning_rate: LearningRate, t: int, name: str = "learning_rate") -> float:
+    """``η_t`` of a number or schedule, checked to be a finite number >= 0."""
+    if not callable(learning_rate):
+        return learning_rate
+    value = learning_rate(t)
+    if isinstance(value, bool) or not isinstance(value, Real) or not (
+        math.isfinite(value) and value >= 0
+    ):
+        raise ValueError(f"the {name} schedule gave {value!r} at step {t}; it must be a finite "
+                         "number >= 0")
+    return float(value)
+
+
+# --- optimisers --------------------------------------------------------------------------
+
+class Optimizer:
+    """What every optimiser shares: the learning rate ``η_t``, the step counter ``t``, checks.
+
+    Parameters
+    ----------
+    learning_rate : float > 0, or callable
+        ``η``, or a schedule ``t -> η_t`` (e.g. :class:`CosineDecay`), evaluated at the
+        number ``t`` of steps taken so far.
+
+    Attributes
+    ----------
+    t : int
+        Steps taken since construction or the last :meth:`reset`.
+
+    Notes
+    -----
+    A subclass sets ``n_slots`` (state arrays kept per parameter array: a velocity, running
+    means) and implements ``_update(params, grads, slots, eta)``, which changes ``params``
+    in place; the slots start as zeros.
+    """
+
+    n_slots = 0
+
+    def __init__(self, learning_rate: LearningRate) -> None:
+        self.learning_rate = _check_learning_rate(learning_rate)
+        self.t = 0
+        self._slots: list[list[Array]] | None = None
+
+    def rate(self) -> float:
+        """The learning rate ``η_t`` the next step will use."""
+        return _rate_at(self.learning_rate, self.t)
 
     def reset(self) -> None:
-        """Forget the velocity, so that the next step starts from rest."""
-        self._velocity = None
+        """Start afresh: ``t = 0`` and every state array (velocity, running means) zero."""
+        self.t = 0
+        self._slots = None
 
     def step(self, params: Sequence[Array], grads: Sequence[Array]) -> None:
-        """Update every array of ``params`` in place, one gradient step.
+        """Update every array of ``params`` in place, one step.
 
         Parameters
         ----------
@@ -108,39 +276,224 @@ class GradientDescent:
         ValueError
             If ``params`` and ``grads`` differ in length or in the shape of an array, or
             the shapes differ from those of the previous step (call :meth:`reset` before
-            optimising different parameters).
+            optimising different parameters), or a schedule gives an invalid rate.
         TypeError
             If a parameter is not a float64 ndarray (it could not be changed in place).
         """
-        params, grads = list(params), list(grads)
-        if len(params) != len(grads):
-            raise ValueError(
-                f"params has {len(params)} arrays but grads has {len(grads)}; "
-                "give one gradient per parameter array"
-            )
-        for i, (p, g) in enumerate(zip(params, grads)):
-            if not isinstance(p, np.ndarray) or p.dtype != np.float64:
-                raise TypeError(f"params[{i}] must be a float64 ndarray, updated in place")
-            if np.shape(g) != p.shape:
-                raise ValueError(
-                    f"grads[{i}] has shape {np.shape(g)} but params[{i}] has shape {p.shape}"
-                )
-        if self.momentum == 0.0:
-            for p, g in zip(params, grads):
-                p -= self.learning_rate * g
-            return
-        if self._velocity is None:
-            self._velocity = [np.zeros_like(p) for p in params]
-        elif [v.shape for v in self._velocity] != [p.shape for p in params]:
+        params, grads = _check_step(params, grads)
+        self._update(params, grads, self._slots_for(params), self.rate())
+        self.t += 1
+
+    def _slots_for(self, params: list[Array]) -> list[list[Array]]:
+        if self.n_slots == 0:
+            return [[] for _ in params]
+        if self._slots is None:
+            self._slots = [[np.zeros_like(p) for _ in range(self.n_slots)] for p in params]
+        elif [s[0].shape for s in self._slots] != [p.shape for p in params]:
             raise ValueError(
                 "params have different shapes from the previous step; "
                 "call reset() before optimising other parameters"
             )
-        for p, g, v in zip(params, grads, self._velocity):
-            v *= self.momentum
-            v -= self.learning_rate * g
-            p += v
+        return self._slots
 
+    def _update(
+        self, params: list[Array], grads: list[Array], slots: list[list[Array]], eta: float
+    ) -> None:
+        raise NotImplementedError
+
+    def _describe_rate(self) -> str:
+        rate = self.learning_rate
+        return f"{rate:g}" if isinstance(rate, float) else repr(rate)
+
+
+class GradientDescent(Optimizer):
+    """Gradient descent, with optional classical (heavy-ball) or Nesterov momentum.
+
+    Parameters
+    ----------
+    learning_rate : float > 0, or callable
+        The learning rate η, or a schedule ``t -> η_t``.
+    momentum : float, in [0, 1)
+        The momentum coefficient μ; 0 gives plain gradient descent.
+    nesterov : bool
+        Use Nesterov's momentum, which evaluates the gradient after the momentum part of
+        the step (see Notes).
+
+    Notes
+    -----
+    With ``momentum = μ`` the update is ``v ← μ v − η g``, ``θ ← θ + v``, with the
+    velocity ``v`` starting at 0 (Polyak 1964). Unrolled, it is
+    ``θ_{t+1} = θ_t − η g_t + μ (θ_t − θ_{t−1})``: the previous step is repeated, shrunk
+    by μ, on top of the new one.
+
+    Nesterov's method (Nesterov 1983; Sutskever et al. 2013) takes the gradient at the
+    look-ahead point ``θ_t + μ v_t`` instead: ``v_{t+1} = μ v_t − η ∇E(θ_t + μ v_t)``,
+    ``θ_{t+1} = θ_t + v_{t+1}``. So that ``step`` can keep receiving the gradient at the
+    parameters it holds, the parameters held are the look-ahead points
+    ``φ_t = θ_t + μ v_t``, and the update becomes ``φ_{t+1} = φ_t + μ v_{t+1} − η ∇E(φ_t)``
+    (the form PyTorch uses). Both sequences converge to the same point.
+
+    Examples
+    --------
+    >>> theta = np.array([1.0, -2.0])
+    >>> GradientDescent(0.1).step([theta], [np.array([10.0, 10.0])])
+    >>> theta
+    array([ 0., -3.])
+    """
+
+    def __init__(
+        self, learning_rate: LearningRate, momentum: float = 0.0, nesterov: bool = False
+    ) -> None:
+        super().__init__(learning_rate)
+        self.momentum = _check_decay(momentum, "momentum")
+        if not isinstance(nesterov, bool):
+            raise TypeError(f"nesterov must be True or False, got {nesterov!r}")
+        self.nesterov = nesterov
+        self.n_slots = 1 if self.momentum > 0 else 0
+
+    def __repr__(self) -> str:
+        extra = ", nesterov=True" if self.nesterov else ""
+        return (f"GradientDescent(learning_rate={self._describe_rate()}, "
+                f"momentum={self.momentum:g}{extra})")
+
+    def _update(
+        self, params: list[Array], grads: list[Array], slots: list[list[Array]], eta: float
+    ) -> None:
+        mu = self.momentum
+        for p, g, state in zip(params, grads, slots, strict=True):
+            if mu == 0.0:
+                p -= eta * g
+                continue
+            (v,) = state
+            v *= mu
+            v -= eta * g
+            if self.nesterov:
+                p += mu * v - eta * g
+            else:
+                p += v
+
+
+class RMSProp(Optimizer):
+    """RMSProp: gradient descent with every coordinate divided by its recent RMS gradient.
+
+    ``s ← β2 s + (1 − β2) g²``, ``θ ← θ − η g / (√s + τ)``, elementwise, with ``s``
+    starting at 0 (Tieleman & Hinton 2012, lecture 6.5 of *Neural Networks for Machine
+    Learning*; ``τ`` added outside the root, as in PyTorch and Keras).
+
+    It is a *diagonal preconditioner*: each coordinate gets its own learning rate
+    ``η / (√s_j + τ)``, large where gradients have been small and small where they have
+    been large. That repairs bad scaling along the coordinate axes, not along other
+    directions.
+
+    Parameters
+    ----------
+    learning_rate : float > 0, or callable
+    beta2 : float, in [0, 1)
+        Decay rate β2 of the running mean ``s`` of squared gradients (0.9 in the lecture).
+    eps : float, > 0
+        τ, which keeps the division finite where ``s`` is 0.
+    """
+
+    n_slots = 1
+
+    def __init__(self, learning_rate: LearningRate, beta2: float = 0.9, eps: float = 1e-8) -> None:
+        super().__init__(learning_rate)
+        self.beta2 = _check_decay(beta2, "beta2")
+        self.eps = check_positive(eps, "eps")
+
+    def __repr__(self) -> str:
+        return (f"RMSProp(learning_rate={self._describe_rate()}, beta2={self.beta2:g}, "
+                f"eps={self.eps:g})")
+
+    def _update(
+        self, params: list[Array], grads: list[Array], slots: list[list[Array]], eta: float
+    ) -> None:
+        for p, g, (s,) in zip(params, grads, slots, strict=True):
+            s *= self.beta2
+            s += (1.0 - self.beta2) * g * g
+            p -= eta * g / (np.sqrt(s) + self.eps)
+
+
+class Adam(Optimizer):
+    """Adam: RMSProp's per-coordinate scaling applied to a running mean of the gradients.
+
+    With ``ḡ`` the running mean of gradients and ``s`` that of squared gradients, both
+    starting at 0, step ``t = 1, 2, …`` is (Kingma & Ba 2015, Algorithm 1)::
+
+        ḡ ← β1 ḡ + (1 − β1) g,       s ← β2 s + (1 − β2) g²
+        θ ← θ − η · (ḡ / (1 − β1^t)) / (√(s / (1 − β2^t)) + τ)
+
+    The divisions by ``1 − β^t`` correct the bias of running means that start at 0:
+    without them the first steps would be far too short.
+
+    Parameters
+    ----------
+    learning_rate : float > 0, or callable
+    beta1, beta2 : float, in [0, 1)
+        Decay rates of the two running means (0.9 and 0.999 in the paper).
+    eps : float, > 0
+        τ, which keeps the division finite.
+    """
+
+    n_slots = 2
+
+    def __init__(
+        self,
+        learning_rate: LearningRate,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        eps: float = 1e-8,
+    ) -> None:
+        super().__init__(learning_rate)
+        self.beta1 = _check_decay(beta1, "beta1")
+        self.beta2 = _check_decay(beta2, "beta2")
+        self.eps = check_positive(eps, "eps")
+
+    def __repr__(self) -> str:
+        return (f"Adam(learning_rate={self._describe_rate()}, beta1={self.beta1:g}, "
+                f"beta2={self.beta2:g}, eps={self.eps:g})")
+
+    def _update(
+        self, params: list[Array], grads: list[Array], slots: list[list[Array]], eta: float
+    ) -> None:
+        t = self.t + 1  # the paper counts steps from 1
+        correction1 = 1.0 - self.beta1**t
+        correction2 = 1.0 - self.beta2**t
+        for p, g, (mean, s) in zip(params, grads, slots, strict=True):
+            mean *= self.beta1
+            mean += (1.0 - self.beta1) * g
+            s *= self.beta2
+            s += (1.0 - self.beta2) * g * g
+            p -= eta * (mean / correction1) / (np.sqrt(s / correction2) + self.eps)
+
+
+def _check_decay(value: object, name: str) -> float:
+    number = check_nonnegative(value, name)
+    if number >= 1.0:
+        raise ValueError(f"{name} must lie in [0, 1), got {value!r}")
+    return number
+
+
+def _check_step(
+    params: Sequence[Array], grads: Sequence[Array]
+) -> tuple[list[Array], list[Array]]:
+    params, grads = list(params), list(grads)
+    if len(params) != len(grads):
+        raise ValueError(
+            f"params has {len(params)} arrays but grads has {len(grads)}; "
+            "give one gradient per parameter array"
+        )
+    for i, (p, g) in enumerate(zip(params, grads, strict=True)):
+        if not isinstance(p, np.ndarray) or p.dtype != np.float64:
+            raise TypeError(f"params[{i}] must be a float64 ndarray, updated in place")
+        if np.shape(g) != p.shape:
+            raise ValueError(
+                f"grads[{i}] has shape {np.shape(g)} but params[{i}] has shape {p.shape}"
+            )
+    return params, grads
+
+
+# --- minimize: gradient descent on a function of a vector ---------------------------------
 
 @dataclass(frozen=True)
 class Trajectory:
@@ -148,9 +501,9 @@ class Trajectory:
 
     Attributes
     ----------
-    points : ndarray, shape (k + 1, *x0.shape)
-        ``x_0, x_1, …, x_k``; on divergence only the iterates before it.
-    values : ndarray, shape (k + 1,)
+    points : ndarray, shape (t + 1, *x0.shape)
+        ``x_0, x_1, …, x_t``; on divergence only the iterates before it.
+    values : ndarray, shape (t + 1,)
         ``f`` at each point.
     diverged : bool
         Whether ``f`` became infinite or NaN or exceeded the divergence bound.
@@ -174,13 +527,15 @@ def minimize(
     f: Callable[[Array], float],
     grad: Callable[[Array], ArrayLike],
     x0: ArrayLike,
-    learning_rate: float,
-    steps: int,
+    learning_rate: LearningRate | None = None,
+    steps: int | None = None,
     *,
     momentum: float = 0.0,
+    nesterov: bool = False,
+    optimizer: Optimizer | None = None,
     divergence_factor: float = DIVERGENCE_FACTOR,
 ) -> Trajectory:
-    """Run gradient descent ``x ← x − η ∇f(x)`` on a function and keep its path.
+    """Run gradient descent ``x ← x − η ∇f(x)`` (or another optimiser) on a function.
 
     Parameters
     ----------
@@ -190,15 +545,21 @@ def minimize(
         ``∇f(x)``, an array shaped like ``x0``.
     x0 : array_like
         Starting point (a number for a function of one variable).
-    learning_rate : float, > 0
-        The step size η.
+    learning_rate : float > 0, or callable
+        The learning rate η of :class:`GradientDescent` (or a schedule). Give either
+        this or ``optimizer``.
     steps : int, >= 0
-        Number of steps.
+        Number of steps (required).
     momentum : float, in [0, 1)
         Momentum coefficient μ of :class:`GradientDescent`.
+    nesterov : bool
+        Nesterov's momentum instead of the heavy ball.
+    optimizer : Optimizer, optional
+        Any optimiser (e.g. ``Adam(0.1)``), used instead of ``learning_rate`` and
+        ``momentum``; it is reset first.
     divergence_factor : float, > 1
-        Stop when ``|f(x_k)|`` exceeds ``divergence_factor · max(|f(x_0)|, 1)``, or when
-        ``f(x_k)`` or ``x_k`` is not finite.
+        Stop when ``|f(x_t)|`` exceeds ``divergence_factor · max(|f(x_0)|, 1)``, or when
+        ``f(x_t)`` or ``x_t`` is not finite.
 
     Returns
     -------
@@ -208,11 +569,13 @@ def minimize(
     Raises
     ------
     TypeError
-        If ``f`` or ``grad`` is not callable, or ``x0`` does not hold real numbers.
+        If ``f`` or ``grad`` is not callable, ``x0`` does not hold real numbers, or
+        ``optimizer`` is not an :class:`Optimizer`.
     ValueError
-        If ``x0`` is not finite, ``learning_rate`` is not positive, ``steps`` is not a
-        non-negative integer, ``momentum`` is outside [0, 1), ``divergence_factor`` is
-        not above 1, ``f(x0)`` is not finite, or ``grad`` returns the wrong shape.
+        If ``x0`` is not finite, ``learning_rate`` is not positive, both or neither of
+        ``learning_rate`` and ``optimizer`` are given, ``steps`` is not a non-negative
+        integer, ``momentum`` is outside [0, 1), ``divergence_factor`` is not above 1,
+        ``f(x0)`` is not finite, or ``grad`` returns the wrong shape.
 
     Examples
     --------
@@ -221,15 +584,35 @@ def minimize(
     array([1.   , 0.5  , 0.25 , 0.125])
     >>> minimize(lambda x: x**2 / 2, lambda x: x, 1.0, 3.0, 100).diverged_at
     11
+
+    Many independent starting points at once: gradient descent on a sum
+    ``Σ_s f(x_s)`` of independent terms moves each ``x_s`` exactly as gradient descent on
+    ``f`` alone would.
+
+    >>> minimize(lambda x: float(np.sum(x**2 / 2)), lambda x: x, [1.0, -4.0], 0.5, 2).points
+    array([[ 1.  , -4.  ],
+           [ 0.5 , -2.  ],
+           [ 0.25, -1.  ]])
     """
     for func, name in ((f, "f"), (grad, "grad")):
         if not callable(func):
             raise TypeError(f"{name} must be callable, got {type(func).__name__}")
     x = np.array(as_float_array(x0, "x0"), dtype=np.float64)
     check_finite(x, "x0")
+    if steps is None:
+        raise ValueError("steps is required: the number of steps to take")
     steps = check_count(steps, "steps", minimum=0)
     bound = _check_divergence_factor(divergence_factor)
-    optimizer = GradientDescent(learning_rate, momentum)
+    if optimizer is None:
+        if learning_rate is None:
+            raise ValueError("give a learning_rate (or an optimizer)")
+        optimizer = GradientDescent(learning_rate, momentum, nesterov)
+    elif not isinstance(optimizer, Optimizer):
+        raise TypeError(f"optimizer must be an Optimizer, e.g. Adam(0.1), "
+                        f"got {type(optimizer).__name__}")
+    elif learning_rate is not None or momentum or nesterov:
+        raise ValueError("give either an optimizer or learning_rate/momentum/nesterov, not both")
+    optimizer.reset()
     value = float(f(x))
     if not np.isfinite(value):
         raise ValueError(f"f(x0) is {value}; start where the function is finite")
@@ -238,19 +621,21 @@ def minimize(
     diverged_at = None
     # Overflow is how divergence shows itself; it is detected below, not printed.
     with np.errstate(over="ignore", invalid="ignore"):
-        for k in range(1, steps + 1):
+        for t in range(1, steps + 1):
             g = np.asarray(grad(x), dtype=np.float64)
             if g.shape != x.shape:
                 raise ValueError(f"grad returned shape {g.shape}, but x0 has shape {x.shape}")
             optimizer.step([x], [g])
             value = float(f(x))
             if not (np.all(np.isfinite(x)) and np.isfinite(value) and abs(value) <= bound):
-                diverged_at = k
+                diverged_at = t
                 break
             points.append(x.copy())
             values.append(value)
     return Trajectory(np.array(points), np.array(values), diverged_at is not None, diverged_at)
 
+
+# --- train: a network on data ------------------------------------------------------------
 
 @dataclass(frozen=True)
 class History:
@@ -262,7 +647,8 @@ class History:
     Attributes
     ----------
     train_loss : ndarray, shape (epochs + 1,)
-        The objective on the whole training set: the loss plus the L2 penalty.
+        The objective on the whole training set, ``E_train``: the mean loss plus the L2
+        penalty ``(α/2) Σ_l ‖W^(l)‖²``.
     test_loss : ndarray, shape (epochs + 1,), or None
         The loss (without penalty) on the test set, if one was given.
     train_accuracy, test_accuracy : ndarray, shape (epochs + 1,), or None
@@ -280,6 +666,8 @@ class History:
         The number of updates made when divergence was detected, or None. Training
         stopped there; the arrays hold what was recorded before, and the network keeps
         the parameters it had before its last update (the last with a recorded loss).
+    val_loss, val_accuracy : ndarray, shape (epochs + 1,), or None
+        Loss (without penalty) and accuracy on the validation set, if one was given.
     """
 
     train_loss: Array
@@ -291,6 +679,8 @@ class History:
     step_examples: NDArray[np.int64]
     diverged: bool
     diverged_at: int | None
+    val_loss: Array | None = None
+    val_accuracy: Array | None = None
 
     @property
     def epochs(self) -> int:
@@ -307,10 +697,14 @@ class History:
             f"{self.epochs} epochs, {self.steps} steps",
             f"train loss {self.train_loss[-1]:.4g}",
         ]
-        if self.test_loss is not None:
-            parts.append(f"test loss {self.test_loss[-1]:.4g}")
-        if self.test_accuracy is not None:
-            parts.append(f"test accuracy {self.test_accuracy[-1]:.2%}")
+        for name, value, accuracy in (
+            ("validation", self.val_loss, self.val_accuracy),
+            ("test", self.test_loss, self.test_accuracy),
+        ):
+            if value is not None:
+                parts.append(f"{name} loss {value[-1]:.4g}")
+            if accuracy is not None:
+                parts.append(f"{name} accuracy {accuracy[-1]:.2%}")
         if self.diverged:
             parts.append(f"DIVERGED at step {self.diverged_at}")
         return ", ".join(parts)
@@ -321,14 +715,17 @@ def train(
     X: ArrayLike,
     Y: ArrayLike,
     *,
-    optimizer: GradientDescent,
+    optimizer: Optimizer,
     epochs: int,
     loss: str = "mse",
     batch_size: int | None = None,
     l2: float = 0.0,
     seed: int = 0,
+    X_val: ArrayLike | None = None,
+    Y_val: ArrayLike | None = None,
     X_test: ArrayLike | None = None,
     Y_test: ArrayLike | None = None,
+    target_loss: float | None = None,
     progress: bool = False,
     divergence_factor: float = DIVERGENCE_FACTOR,
 ) -> History:
@@ -336,32 +733,41 @@ def train(
 
     Every epoch visits each training example exactly once: the examples are put in an
     order drawn from ``np.random.default_rng(seed)`` and cut into consecutive minibatches
-    of ``batch_size`` (the last one smaller if ``batch_size`` does not divide ``m``).
+    of ``batch_size`` (the last one smaller if ``batch_size`` does not divide ``N``).
     Each minibatch gives one update of all weights and biases with the gradient from
-    :meth:`MLP.gradients`.
+    :meth:`MLP.gradients`, passed to ``optimizer``.
 
     Parameters
     ----------
     net : MLP
         The network; its parameters are changed in place.
-    X : array_like, shape (m, n_in)
+    X : array_like, shape (N, n_0)
         Training inputs, one example per row.
-    Y : array_like, shape (m, n_out), or (m,) labels
+    Y : array_like, shape (N, K), or (N,) labels
         Training targets, in any form :meth:`MLP.gradients` accepts for ``loss``.
-    optimizer : GradientDescent
-        The update rule; its velocity is reset at the start, so each call is a fresh run.
+    optimizer : Optimizer
+        The update rule (:class:`GradientDescent`, :class:`RMSProp`, :class:`Adam`); it
+        is reset at the start, so each call is a fresh run.
     epochs : int, >= 1
-        Passes over the training set.
+        Passes over the training set (fewer if ``target_loss`` is reached first).
     loss : {"mse", "binary_cross_entropy", "softmax_cross_entropy"}
     batch_size : int or None
-        Examples per update, between 1 (stochastic gradient descent) and ``m``; None
-        means ``m`` (full-batch gradient descent, no shuffling needed).
+        ``B``, examples per update, between 1 (stochastic gradient descent) and ``N``;
+        None means ``N`` (full-batch gradient descent, no shuffling needed).
     l2 : float, >= 0
-        Strength λ of the weight penalty ``(λ/2m) Σ‖W‖²``, with ``m`` the minibatch size.
+        Strength α of the weight penalty ``(α/2) Σ_l ‖W^(l)‖²`` added to the mean loss.
+        It does not depend on the number of examples, so every minibatch gradient is an
+        unbiased estimate of the gradient of the objective recorded in ``train_loss``.
     seed : int
         Seed of the shuffling.
+    X_val, Y_val : array_like, optional
+        A validation set, evaluated before training and after every epoch: the data on
+        which to choose settings (learning rate, epochs, ...).
     X_test, Y_test : array_like, optional
-        A held-out set, evaluated before training and after every epoch.
+        A test set, evaluated like the validation set; use it only to report a choice
+        already made.
+    target_loss : float, optional
+        Stop at the end of the first epoch whose training objective is at most this.
     progress : bool
         Show a progress bar over the epochs (``tqdm.auto``: a widget in a notebook).
     divergence_factor : float, > 1
@@ -375,11 +781,12 @@ def train(
     Raises
     ------
     TypeError
-        If ``net`` is not an :class:`MLP`, ``optimizer`` not a :class:`GradientDescent`,
+        If ``net`` is not an :class:`MLP`, ``optimizer`` not an :class:`Optimizer`,
         or ``epochs``, ``batch_size``, ``seed`` or ``progress`` of the wrong type.
     ValueError
-        If ``epochs < 1``, ``batch_size`` is outside ``[1, m]``, only one of ``X_test``
-        and ``Y_test`` is given, or data, targets, loss or ``l2`` are invalid for ``net``.
+        If ``epochs < 1``, ``batch_size`` is outside ``[1, N]``, only one of a pair of
+        held-out arrays is given, ``target_loss`` is negative, or data, targets, loss or
+        ``l2`` are invalid for ``net``.
 
     Examples
     --------
@@ -393,32 +800,36 @@ def train(
     """
     if not isinstance(net, MLP):
         raise TypeError(f"net must be a bpbook MLP, got {type(net).__name__}")
-    if not isinstance(optimizer, GradientDescent):
+    if not isinstance(optimizer, Optimizer):
         raise TypeError(
-            f"optimizer must be a GradientDescent, e.g. GradientDescent(0.1), "
+            f"optimizer must be an Optimizer, e.g. GradientDescent(0.1) or Adam(0.01), "
             f"got {type(optimizer).__name__}"
         )
     X, Y, l2 = net.check_data(X, Y, loss, l2)
-    m = X.shape[0]
+    N = X.shape[0]
     epochs = check_count(epochs, "epochs", minimum=1)
-    batch_size = m if batch_size is None else check_count(batch_size, "batch_size", minimum=1)
-    if batch_size > m:
+    batch_size = N if batch_size is None else check_count(batch_size, "batch_size", minimum=1)
+    if batch_size > N:
         raise ValueError(
-            f"batch_size is {batch_size} but there are only {m} training examples; "
-            f"use at most {m}, or None for full batch"
+            f"batch_size is {batch_size} but there are only {N} training examples; "
+            f"use at most {N}, or None for full batch"
         )
     if isinstance(seed, bool) or not isinstance(seed, Integral):
         raise TypeError(f"seed must be an integer, got {type(seed).__name__}")
     if not isinstance(progress, bool):
         raise TypeError(f"progress must be True or False, got {progress!r}")
+    target = -np.inf if target_loss is None else check_nonnegative(target_loss, "target_loss")
     bound = _check_divergence_factor(divergence_factor)
-    test = _check_test_set(net, X_test, Y_test, loss)
+    held_out = {
+        "val": _check_held_out(net, X_val, Y_val, loss, "X_val", "Y_val"),
+        "test": _check_held_out(net, X_test, Y_test, loss, "X_test", "Y_test"),
+    }
 
     optimizer.reset()
     rng = np.random.default_rng(seed)
     params = [*net.weights, *net.biases]
     before_step = [p.copy() for p in params]
-    record = _Recorder(net, X, Y, test, loss, l2)
+    record = _Recorder(net, X, Y, held_out, loss, l2)
     bound *= max(record.train_loss[0], 1.0)
     step_loss: list[float] = []
     step_examples: list[int] = []
@@ -429,8 +840,8 @@ def train(
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for _ in range(epochs):
             # Full batch: every step sees all examples, and order cannot matter.
-            order = np.arange(m) if batch_size == m else rng.permutation(m)
-            for start in range(0, m, batch_size):
+            order = np.arange(N) if batch_size == N else rng.permutation(N)
+            for start in range(0, N, batch_size):
                 batch = order[start : start + batch_size]
                 E, grad_w, grad_b = net.gradients(X[batch], Y[batch], loss=loss, l2=l2)
                 if not _healthy(E, bound, grad_w, grad_b):
@@ -438,7 +849,7 @@ def train(
                     break
                 step_loss.append(E)
                 step_examples.append(examples)
-                for saved, p in zip(before_step, params):
+                for saved, p in zip(before_step, params, strict=True):
                     np.copyto(saved, p)
                 optimizer.step(params, [*grad_w, *grad_b])
                 examples += len(batch)
@@ -447,14 +858,14 @@ def train(
             if bar is not None:
                 bar.update()
                 bar.set_postfix(loss=f"{record.train_loss[-1]:.4g}")
-            if diverged_at is not None:
+            if diverged_at is not None or record.train_loss[-1] <= target:
                 break
     if bar is not None:
         bar.close()
     if diverged_at is not None:
         # Leave the network at the last parameters whose loss was recorded (before the
         # update that blew up), never holding inf or NaN.
-        for saved, p in zip(before_step, params):
+        for saved, p in zip(before_step, params, strict=True):
             np.copyto(p, saved)
     return record.history(step_loss, step_examples, diverged_at)
 
@@ -518,7 +929,7 @@ def largest_curvature(
         gradients = []
         for sign in (1.0, -1.0):
             offset = 0
-            for p, p0 in zip(params, original):
+            for p, p0 in zip(params, original, strict=True):
                 np.copyto(p, p0 + sign * eps * v[offset : offset + p.size].reshape(p.shape))
                 offset += p.size
             _, gw, gb = net.gradients(X, Y, loss=loss, l2=l2)
@@ -540,61 +951,84 @@ def largest_curvature(
         if top < 0:
             top = dominant(top)
     finally:
-        for p, p0 in zip(params, original):
+        for p, p0 in zip(params, original, strict=True):
             np.copyto(p, p0)
     return top
 
 
 class _Recorder:
-    """Per-epoch measurements of :func:`train`: loss and accuracy on train and test sets."""
+    """Per-epoch measurements of :func:`train`: loss and accuracy on every data set."""
 
     def __init__(
-        self, net: MLP, X: Array, Y: Array, test: TestSet | None, loss: str, l2: float
+        self,
+        net: MLP,
+        X: Array,
+        Y: Array,
+        held_out: dict[str, HeldOut | None],
+        loss: str,
+        l2: float,
     ) -> None:
-        self.net, self.X, self.Y, self.test, self.loss, self.l2 = net, X, Y, test, loss, l2
-        self.classes = _class_labels(Y)
-        self.train_loss: list[float] = []
-        self.test_loss: list[float] = []
-        self.train_accuracy: list[float] = []
-        self.test_accuracy: list[float] = []
+        self.net, self.loss, self.l2 = net, loss, l2
+        # name -> (X, Y, labels); the penalty belongs to the training objective only.
+        self.sets: dict[str, HeldOut] = {"train": (X, Y, _class_labels(Y))}
+        self.sets.update({name: s for name, s in held_out.items() if s is not None})
+        self.losses: dict[str, list[float]] = {name: [] for name in self.sets}
+        self.accuracies: dict[str, list[float]] = {name: [] for name in self.sets}
         self.examples: list[int] = []
         if not self.epoch_end(0, np.inf):
             raise ValueError("the loss of the untrained network is not finite; check the data")
 
+    @property
+    def train_loss(self) -> list[float]:
+        return self.losses["train"]
+
     def epoch_end(self, examples: int, bound: float) -> bool:
         """Record one row of measurements; False (and nothing recorded) if diverged."""
-        train_loss = self.net.loss(self.X, self.Y, loss=self.loss, l2=self.l2)
-        test_loss = None
-        if self.test is not None:
-            test_loss = self.net.loss(self.test[0], self.test[1], loss=self.loss)
-        if not all(np.isfinite(v) and v <= bound for v in (train_loss, test_loss or 0.0)):
+        measured = {name: self._measure(name, *data) for name, data in self.sets.items()}
+        if not all(np.isfinite(v) and v <= bound for v, _ in measured.values()):
             return False
-        self.train_loss.append(train_loss)
         self.examples.append(examples)
-        if self.test is not None:
-            self.test_loss.append(test_loss)
-        if self.classes is not None:
-            self.train_accuracy.append(_accuracy(self.net, self.X, self.classes))
-            if self.test is not None:
-                self.test_accuracy.append(_accuracy(self.net, self.test[0], self.test[2]))
+        for name, (value, accuracy) in measured.items():
+            self.losses[name].append(value)
+            if accuracy is not None:
+                self.accuracies[name].append(accuracy)
         return True
+
+    def _measure(
+        self, name: str, X: Array, Y: Array, labels: NDArray[np.int64] | None
+    ) -> tuple[float, float | None]:
+        """Loss (plus the penalty, for the training set) and accuracy from one forward pass.
+
+        The same numbers as ``net.loss`` and ``net.predict``, which would each run the
+        network again; on small data this bookkeeping would cost as much as training.
+        """
+        passed = self.net.forward_pass(X)
+        Z, A = passed.zs[-1], passed.activations[-1]
+        value, _ = losses.loss_and_output_delta(self.loss, Z, A, Y, self.net.output_activation)
+        if name == "train":
+            value += losses.l2_penalty(self.net.weights, self.l2)
+        if labels is None:
+            return value, None
+        return value, float(np.mean(_predicted_labels(self.net, A) == labels))
 
     def history(
         self, step_loss: list[float], step_examples: list[int], diverged_at: int | None
     ) -> History:
-        def array(values: list[float]) -> Array | None:
+        def array(values: list[float] | None) -> Array | None:
             return np.array(values, dtype=np.float64) if values else None
 
         return History(
-            train_loss=np.array(self.train_loss),
-            test_loss=array(self.test_loss),
-            train_accuracy=array(self.train_accuracy),
-            test_accuracy=array(self.test_accuracy),
+            train_loss=np.array(self.losses["train"]),
+            test_loss=array(self.losses.get("test")),
+            train_accuracy=array(self.accuracies["train"]),
+            test_accuracy=array(self.accuracies.get("test")),
             examples=np.array(self.examples, dtype=np.int64),
             step_loss=np.array(step_loss, dtype=np.float64),
             step_examples=np.array(step_examples, dtype=np.int64),
             diverged=diverged_at is not None,
             diverged_at=diverged_at,
+            val_loss=array(self.losses.get("val")),
+            val_accuracy=array(self.accuracies.get("val")),
         )
 
 
@@ -617,29 +1051,38 @@ def _class_labels(Y: Array) -> NDArray[np.int64] | None:
     return None
 
 
-def _accuracy(net: MLP, X: Array, labels: NDArray[np.int64]) -> float:
-    return float(np.mean(net.predict(X) == labels))
+def _predicted_labels(net: MLP, A: Array) -> NDArray[np.int64]:
+    """What ``net.predict`` returns, computed from outputs ``A`` the caller already has."""
+    if A.shape[1] == 1:
+        threshold = 0.0 if net.output_activation == "tanh" else 0.5
+        return (A[:, 0] > threshold).astype(np.int64)
+    return np.argmax(A, axis=1)
 
 
-def _check_test_set(
-    net: MLP, X_test: ArrayLike | None, Y_test: ArrayLike | None, loss: str
-) -> TestSet | None:
-    """``(X_test, Y_test, labels)`` checked, or None; both or neither must be given."""
-    if (X_test is None) != (Y_test is None):
-        given = "X_test" if Y_test is None else "Y_test"
-        raise ValueError(f"{given} was given without its partner; pass both X_test and Y_test")
-    if X_test is None:
+def _check_held_out(
+    net: MLP,
+    X_held: ArrayLike | None,
+    Y_held: ArrayLike | None,
+    loss: str,
+    x_name: str,
+    y_name: str,
+) -> HeldOut | None:
+    """``(X, Y, labels)`` of a validation or test set checked, or None; both or neither."""
+    if (X_held is None) != (Y_held is None):
+        given, missing = (x_name, y_name) if Y_held is None else (y_name, x_name)
+        raise ValueError(f"{given} was given without {missing}; pass both or neither")
+    if X_held is None:
         return None
     # The checks below speak of X and Y; say which data set they mean.
     try:
-        X_test = net.check_inputs(X_test)
+        X_held = net.check_inputs(X_held)
     except ValueError as error:
-        raise ValueError(f"X_test: {error}") from None
+        raise ValueError(f"{x_name}: {error}") from None
     try:
-        Y_test = losses.check_targets(Y_test, X_test.shape[0], net.layer_sizes[-1], loss)
+        Y_held = losses.check_targets(Y_held, X_held.shape[0], net.layer_sizes[-1], loss)
     except ValueError as error:
-        raise ValueError(f"Y_test: {error}") from None
-    return X_test, Y_test, _class_labels(Y_test)
+        raise ValueError(f"{y_name}: {error}") from None
+    return X_held, Y_held, _class_labels(Y_held)
 
 
 def _progress_bar(epochs: int, show: bool) -> tqdm | None:
