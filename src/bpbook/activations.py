@@ -45,13 +45,15 @@ Array = NDArray[np.float64]
 
 
 def sigmoid(z: ArrayLike) -> Array:
-    """Logistic function, ``σ(z) = 1 / (1 + exp(−z))``, correct for every float64 ``z``.
+    """Logistic function, ``σ(z) = 1 / (1 + exp(−z))``, for every float64 ``z``.
 
-    For ``z < −709``, ``exp(−z)`` overflows to ``inf``, and ``1 / (1 + inf) = 0`` is the
-    correctly rounded value of ``σ(z)`` (which is below ``1e−308`` there): the overflow
-    does no harm, so it is silenced rather than avoided. For every other ``z`` the two
-    operations are accurate to a few units in the last place, in the tails too, because
-    no difference of nearly equal numbers is formed.
+    For ``z < −709.78``, ``exp(−z)`` overflows to ``inf`` and the result is
+    ``1 / (1 + inf) = 0``. The true value there is below ``1e−308``: for
+    ``z < −745.13`` it rounds to 0 anyway, and in between (subnormal numbers, e.g.
+    ``σ(−720) ≈ 2.0e−313``) the error is below ``5.6e−309``. The overflow is harmless,
+    so it is silenced rather than avoided. Everywhere else the result is within about one
+    unit in the last place, in the tails too, because no difference of nearly equal
+    numbers is formed.
 
     Examples
     --------

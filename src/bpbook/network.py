@@ -254,7 +254,7 @@ class MLP:
         return ForwardPass(zs, acts)
 
     def forward(self, X: ArrayLike) -> Array:
-        """The network's output ``h(X)``, shape ``(m, n_out)``."""
+        """The network's output ``A^(L)`` for the inputs ``X``, shape ``(m, K)``."""
         return self.forward_pass(X).activations[-1]
 
     def predict(self, X: ArrayLike) -> NDArray[np.int64]:
