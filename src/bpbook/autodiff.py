@@ -48,7 +48,6 @@ __all__ = [
     "OperationCount",
     "Value",
     "count_operations",
-    "draw_graph",
     "forward_derivative",
     "forward_sweep",
     "gradient",
@@ -318,14 +317,14 @@ class Value:
         return Value.operation(max(a, 0.0), (self,), "relu", lambda: (1.0 if a > 0 else 0.0,))
 
     def max(self, other: object) -> Value:
-        """The larger of ``self`` and ``other``; the gradient goes to the larger one only.
+        """The larger of ``self`` and ``other``; the gradient goes to the larger one.
 
-        The local derivatives are ``(1, 0)`` if ``self`` is larger and ``(0, 1)`` if
-        ``other`` is: a max gate *routes* the whole gradient to the operand that won. At a
-        tie, where max has no derivative, each operand gets ``1/2``, as SymPy's
-        ``Heaviside(0) = 1/2`` gives for ``diff(Max(x, y), x)``; so ``x.max(x)`` has the
-        derivative 1 of ``x`` itself. (``x.relu()`` and ``x.max(0)`` differ only at
-        ``x = 0``, where ``relu`` takes 0.)
+        The local derivatives are ``(1, 0)`` if ``self`` is larger and ``(0, 1)``
+        if ``other`` is: a max gate *routes* the whole gradient to the operand that
+        won. At a tie, where max has no derivative, each operand gets ``1/2``, as
+        SymPy's ``Heaviside(0) = 1/2`` gives for ``diff(Max(x, y), x)``; so
+        ``x.max(x)`` has the derivative 1 of ``x`` itself. (``x.relu()`` and
+        ``x.max(0)`` differ only at ``x = 0``, where ``relu`` takes 0.)
 
         Examples
         --------
@@ -341,15 +340,17 @@ class Value:
     # ----- reverse mode -----
 
     def backward(self) -> None:
-        """Fill in ``.grad`` of every value this one depends on: ``∂self/∂(that value)``.
+        """Fill in ``.grad`` of every value this one depends on: ``∂self/∂(value)``.
 
-        One sweep over the graph in reverse topological order, so each node's gradient is
-        complete (every path into it has contributed) before it is passed on to its parents.
+        One sweep over the graph in reverse topological order, so each node's
+        gradient is complete (every path into it has contributed) before it is
+        passed on to its parents.
 
-        Calling it again **accumulates into the leaves**, as PyTorch does: the leaves'
-        ``.grad`` is a running sum over backward calls (so the gradients of several
-        outputs can be added), while every non-leaf node is reset and holds the gradient
-        of the latest call only. Call :meth:`zero_grad` first for a fresh gradient.
+        Calling it again **accumulates into the leaves**, as PyTorch's leaves do:
+        a leaf's ``.grad`` is a running sum over backward calls (so the gradients
+        of several outputs can be added), while every other node is reset and
+        holds the gradient of the latest call only. Call :meth:`zero_grad` first
+        for a fresh gradient.
         """
         order = topological_order(self)
         for node in order:
@@ -357,13 +358,15 @@ class Value:
                 node.grad = 0.0
         self.grad += 1.0
         for node in reversed(order):
-            for parent, local in zip(node.parents, node.local_derivatives(), strict=True):
-                # The chain rule along one edge; += because a parent may have other children.
+            locals_ = node.local_derivatives()
+            for parent, local in zip(node.parents, locals_, strict=True):
+                # The chain rule along one edge; += because a parent may have
+                # other children.
                 parent.grad += local * node.grad
                 if not math.isfinite(parent.grad):
                     raise OverflowError(
-                        f"the gradient became {parent.grad} at the operand of {node.op!r}: "
-                        "the backward pass diverged"
+                        f"the gradient became {parent.grad} at the operand of "
+                        f"{node.op!r}: the backward pass diverged"
                     )
 
     def zero_grad(self) -> None:
@@ -436,7 +439,7 @@ def topological_order(output: Value) -> list[Value]:
 
 
 def _depth_first_order(outputs: list[Value]) -> list[Value]:
-    """Every value the ``outputs`` depend on, once, each after all of its parents."""
+    """Every value the ``outputs`` depend on, once, each after all its parents."""
     order: list[Value] = []
     visited: set[int] = set()
     stack: list[tuple[Value, bool]] = [(y, False) for y in reversed(outputs)]
@@ -448,7 +451,7 @@ def _depth_first_order(outputs: list[Value]) -> list[Value]:
         if id(node) in visited:
             continue
         visited.add(id(node))
-        stack.append((node, True))  # comes off the stack again after all its parents
+        stack.append((node, True))  # off the stack again after all its parents
         stack.extend((p, False) for p in node.parents if id(p) not in visited)
     return order
 
@@ -520,16 +523,16 @@ class ForwardSweep(NamedTuple):
 def forward_sweep(outputs: Sequence[Value], wrt: Value) -> ForwardSweep:
     """The derivatives of every output with respect to one input, by forward mode.
 
-    The sweep seeds the *tangent* of ``wrt`` with 1 and walks the graph once, from the
-    inputs towards the outputs (topological order), giving every node its tangent
-    ``∂node/∂wrt``: the sum over its parents of ``local derivative × parent's tangent``.
-    The same local derivatives as in reverse mode are used, but one sweep yields the
-    derivatives with respect to *one* input, of *all* outputs at once; the gradient of a
-    function of n inputs needs n sweeps.
+    The sweep seeds the *tangent* of ``wrt`` with 1 and walks the graph once, from
+    the inputs towards the outputs (topological order), giving every node its
+    tangent ``∂node/∂wrt``: the sum over its parents of ``local derivative ×
+    parent's tangent``. The local derivatives are those of reverse mode, but one
+    sweep yields the derivatives with respect to *one* input, of *all* outputs at
+    once; the gradient of a function of n inputs needs n sweeps.
 
-    (A forward-mode library carries the tangent along with the value as it computes,
-    without recording a graph; walking the recorded graph gives the same numbers and
-    lets the book count the work of the two modes on equal terms.)
+    (A forward-mode library carries the tangent along with the value as it
+    computes, without recording a graph; walking the recorded graph gives the same
+    numbers and lets the book count the work of the two modes on equal terms.)
 
     Parameters
     ----------
@@ -562,10 +565,9 @@ def forward_sweep(outputs: Sequence[Value], wrt: Value) -> ForwardSweep:
     for node in _depth_first_order(outputs):
         if node is wrt or not node.parents:
             continue
-        tangent[id(node)] = sum(
-            local * tangent.get(id(parent), 0.0)  # a leaf other than wrt has tangent 0
-            for parent, local in zip(node.parents, node.local_derivatives(), strict=True)
-        )
+        pairs = zip(node.parents, node.local_derivatives(), strict=True)
+        # The chain rule into one node; a leaf other than wrt has tangent 0.
+        tangent[id(node)] = sum(local * tangent.get(id(p), 0.0) for p, local in pairs)
         multiply_adds += len(node.parents)
     return ForwardSweep([tangent.get(id(y), 0.0) for y in outputs], multiply_adds)
 
@@ -720,98 +722,3 @@ def _check_inputs(inputs: Iterable[Value], name: str = "inputs") -> list[Value]:
         if not isinstance(x, Value):
             raise TypeError(f"{name}[{i}] must be a Value, got {type(x).__name__}")
     return inputs
-
-
-def draw_graph(output: Value, ax=None, *, show_grad: bool = True, width: float = 7.0):
-    """Draw the computational graph of ``output``: values in boxes, local derivatives on edges.
-
-    Columns are depths (a leaf is at depth 0, an operation one column right of its
-    deepest operand), so the computation reads from left to right and ``output`` is in
-    the last column. Each box shows the label or operation, the value and, if
-    ``show_grad``, the gradient ``∂output/∂(box)`` from the latest backward pass; each edge
-    carries the local derivative ``∂(child)/∂(parent)``. Meant for graphs of up to a
-    dozen or so nodes.
-
-    Parameters
-    ----------
-    output : Value
-    ax : matplotlib.axes.Axes, optional
-        Where to draw; by default a new figure is made (without pyplot).
-    show_grad : bool
-        Also print ``grad`` in every box.
-    width : float
-        Width in inches of a new figure.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        The figure drawn on.
-    """
-    from matplotlib.figure import Figure
-
-    from bpbook.plotting import COLORS
-
-    order = topological_order(output)
-    depth: dict[int, int] = {}
-    for node in order:
-        depth[id(node)] = 1 + max((depth[id(p)] for p in node.parents), default=-1)
-    columns: dict[int, list[Value]] = {}
-    for node in order:
-        columns.setdefault(depth[id(node)], []).append(node)
-    position: dict[int, tuple[float, float]] = {}
-    for col, nodes in columns.items():
-        # Top to bottom by the mean height of the operands, so that edges cross less.
-        nodes.sort(key=lambda v: -np.mean([position[id(p)][1] for p in v.parents] or [0.0]))
-        for row, node in enumerate(nodes):
-            position[id(node)] = (float(col), (len(nodes) - 1) / 2.0 - row)
-
-    edges = []  # (parent position, child position, local derivative, waypoint height)
-    uses: dict[tuple[int, int], int] = {}
-    for node in order:
-        x1, y1 = position[id(node)]
-        parents = node.parents
-        for parent, local in zip(parents, node.local_derivatives(), strict=True):
-            x0, y0 = position[id(parent)]
-            # Repeated operands (x * x) fan out above and below the straight line; an edge
-            # that skips a column arches over the boxes in between.
-            repeats = parents.count(parent)
-            k = uses[id(parent), id(node)] = uses.get((id(parent), id(node)), -1) + 1
-            bend = 0.3 * (2 * k - (repeats - 1)) if repeats > 1 else 0.0
-            if bend == 0.0 and x1 - x0 > 1:
-                bend = 0.5
-            edges.append(((x0, y0), (x1, y1), local, (y0 + y1) / 2 + bend, bend != 0.0))
-    heights = [y for _, y in position.values()] + [e[3] for e in edges]
-    low, high = min(heights) - 0.5, max(heights) + 0.5
-
-    if ax is None:
-        fig = Figure(figsize=(width, max(1.6, 1.1 * (high - low) + 0.2)), layout="constrained")
-        ax = fig.add_subplot()
-    fig = ax.figure
-    arrow = {"arrowstyle": "->", "color": "0.45", "lw": 1.2}
-    for (x0, y0), (x1, y1), local, y_mid, bent in edges:
-        x_mid = (x0 + x1) / 2
-        if bent:
-            ax.plot([x0 + 0.22, x_mid], [y0, y_mid], color="0.45", lw=1.2)
-            ax.annotate("", xy=(x1 - 0.22, y1), xytext=(x_mid, y_mid), arrowprops=arrow)
-        else:
-            ax.annotate("", xy=(x1 - 0.22, y1), xytext=(x0 + 0.22, y0), arrowprops=arrow)
-        ax.text(
-            x_mid, y_mid, f"{local:.3g}", ha="center", va="center", fontsize=9,
-            color=COLORS["backward"],
-            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none"},
-        )
-    for node in order:
-        title = node.label or node.op
-        text = f"{title}\n{node.data:.4g}" + (f"\ngrad {node.grad:.3g}" if show_grad else "")
-        ax.text(
-            *position[id(node)], text, ha="center", va="center", fontsize=10,
-            bbox={
-                "boxstyle": "round,pad=0.3",
-                "fc": "#e8f0fb" if node.parents else "#fdf3d8",
-                "ec": "0.3",
-            },
-        )
-    ax.set_xlim(-0.5, len(columns) - 0.5)
-    ax.set_ylim(low, high)
-    ax.set_axis_off()
-    return fig
