@@ -1,8 +1,11 @@
 """Open the built website in a real browser (headless Chromium) and use it as a reader would.
 
-Checks, on every page: it loads with no JavaScript error, and its mathematics is typeset
-by MathJax. On every page with an experiment, moving the slider shows another frame,
-with no kernel behind the page: the proof that the precomputed widgets work.
+Checks, on every page: it loads with no JavaScript error, its mathematics is typeset by
+MathJax, and axe-core finds no accessibility violation of impact "serious" or "critical",
+in the light and in the dark colour scheme. On every page with an experiment, moving the
+slider shows another frame, with no kernel behind the page: the proof that the
+precomputed widgets work; and the slider tells assistive technology its name and the
+value it shows.
 
 The test runs offline: what the pages take from CDNs is served from local copies
 (``tools/offline_browser.py``), and any other outside request is refused and reported.
@@ -25,6 +28,10 @@ pytestmark = [pytest.mark.book, pytest.mark.xdist_group("book")]
 
 PAGES = toc_files()
 CHAPTER_PAGES = [p for p in PAGES if p.startswith("chapters/")]
+
+#: axe-core rules not run, each with the reason. None is needed today: what the audit
+#: found is fixed by tools/static/bpbook-a11y.{css,js} and tools/bpbook_site.py.
+DISABLED_AXE_RULES: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +64,25 @@ def test_page_loads_cleanly_and_typesets_math(browser, site, name):
                 "Array.from(document.querySelectorAll('mjx-merror')).map(e => e.textContent)"
             )
             assert not failed, f"MathJax errors on {name}: {failed}"
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("name", PAGES)
+def test_page_has_no_serious_accessibility_violation(browser, site, name, scheme):
+    page, _, _ = offline_browser.open_page(browser, f"{site}/{name}.html", dark=scheme == "dark")
+    try:
+        if page.evaluate("document.querySelectorAll('span.math, div.math').length"):
+            offline_browser.wait_for_math(page)
+        if page.locator("script[type='application/vnd.jupyter.widget-view+json']").count():
+            page.wait_for_selector(".noUi-handle", timeout=30_000)  # widgets rendered
+        violations = offline_browser.accessibility_violations(
+            page, disabled_rules=tuple(DISABLED_AXE_RULES)
+        )
+        assert not violations, (
+            f"axe-core on {name} ({scheme}):\n" + offline_browser.describe_violations(violations)
+        )
     finally:
         page.close()
 
@@ -95,6 +121,13 @@ def test_sliders_change_the_frame_without_a_kernel(browser, site, name, built_bo
         after = _visible_frame(element)
         assert after and after != before, f"moving the slider on {name} did not change the frame"
         assert not errors, f"JavaScript errors on {name}: {errors}"
+        # What a screen reader announces: the slider's name, and the value it shows.
+        label, value_text, shown = handle.evaluate(
+            """h => [h.getAttribute('aria-label'), h.getAttribute('aria-valuetext'),
+                     h.closest('.widget-slider').querySelector('.widget-readout').textContent]"""
+        )
+        assert label and label.startswith("slider"), f"unnamed slider on {name}: {label!r}"
+        assert value_text == shown.strip(), f"slider on {name} says {value_text!r}, shows {shown!r}"
     finally:
         page.close()
 
@@ -108,4 +141,5 @@ def test_cdn_mirror_covers_the_scripts_the_pages_reference():
     ]
     for url in mirrored:
         assert offline_browser.local_asset(url) is not None, url
+    assert offline_browser.AXE.is_file(), "axe-core missing: run tools/install_browser_test_deps.sh"
     assert offline_browser.local_asset("https://example.org/script.js") is None

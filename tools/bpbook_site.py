@@ -9,6 +9,14 @@
    than once. The page then declares ``const THEBE_JS_URL`` twice, which is a JavaScript
    error on every page. We drop repeated scripts from each page's context before it is
    rendered.
+
+3. Accessibility fixes found by the axe-core audit of every page
+   (``tests/test_site_browser.py``): ``static/bpbook-a11y.css`` darkens the link colour
+   to WCAG AA contrast on the tinted exercise boxes, ``static/bpbook-a11y.js`` names the
+   widgets' sliders and fixes two labels of the theme (see the comments in those files),
+   and the bibliography's entries get the role ``listitem`` instead of docutils'
+   ``doc-biblioentry``, which ARIA 1.2 deprecates, so that the list's children are
+   list items for assistive technology.
 """
 
 from __future__ import annotations
@@ -35,6 +43,12 @@ def _drop_repeated_scripts(app, pagename, templatename, context: dict[str, Any],
     context["script_files"] = unique
 
 
+def _fix_bibliography_roles(app, pagename, templatename, context: dict[str, Any], doctree) -> None:
+    body = context.get("body")
+    if body and 'role="doc-biblioentry"' in body:
+        context["body"] = body.replace('role="doc-biblioentry"', 'role="listitem"')
+
+
 def _add_static_path(app) -> None:
     app.config.html_static_path.append(str(STATIC))
 
@@ -44,4 +58,7 @@ def setup(app) -> dict[str, Any]:
     # Priority 100 puts it before the MathJax configuration script (priority 500).
     app.add_js_file("bpbook-mathjax-bridge.js", priority=100)
     app.connect("html-page-context", _drop_repeated_scripts)
+    app.add_css_file("bpbook-a11y.css")
+    app.add_js_file("bpbook-a11y.js")
+    app.connect("html-page-context", _fix_bibliography_roles)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -3,8 +3,10 @@
 The pages load require.js, the Jupyter widget manager and MathJax from CDNs. Here those
 requests are answered from local copies installed from the npm registry into
 ``tests/browser/node_modules`` (see ``tools/install_browser_test_deps.sh``); every other
-outside request is refused and recorded. Used by ``tests/test_site_browser.py`` and, from
-the command line, to take screenshots of pages::
+outside request is refused and recorded. The same folder holds axe-core, the accessibility
+checker that :func:`accessibility_violations` runs in the page. Used by
+``tests/test_site_browser.py`` and, from the command line, to take screenshots of pages
+(and, with ``--axe``, to list what axe-core finds)::
 
     .venv/bin/python tools/offline_browser.py _build/html chapters/01_forward_pass /tmp/ch1.png
 """
@@ -30,6 +32,9 @@ CHROMIUM_FLAGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
+AXE = NODE_MODULES / "axe-core" / "axe.min.js"
+#: The axe-core impact levels the book does not accept.
+SEVERE = ("serious", "critical")
 # CDN URLs the pages use, mapped onto the npm packages that hold the same files.
 CDN_PATTERNS = [
     (re.compile(r"^https://cdn\.jsdelivr\.net/npm/((?:@[^/]+/)?[^/@]+)@[^/]+/(.+)$"), r"\1/\2"),
@@ -119,6 +124,39 @@ def wait_for_math(page) -> int:
     return page.evaluate("document.querySelectorAll('mjx-container').length")
 
 
+def accessibility_violations(
+    page, *, disabled_rules: tuple[str, ...] = (), impacts: tuple[str, ...] = SEVERE
+) -> list[dict]:
+    """Run axe-core on the open page; return its violations of the given impact levels.
+
+    Each violation is axe's own record: ``id`` (the rule), ``impact``, ``help``,
+    ``helpUrl`` and ``nodes`` (the offending elements, with a CSS ``target`` and an
+    explanation in ``failureSummary``). ``disabled_rules`` names rules not to run.
+    """
+    # The pages load require.js, and axe-core's loader registers with an AMD loader
+    # instead of setting window.axe when it finds one; hide `define` while it loads.
+    source = AXE.read_text(encoding="utf-8")
+    page.add_script_tag(content=f"(function (define) {{ {source}\n}}).call(window);")
+    options = {
+        "rules": {rule: {"enabled": False} for rule in disabled_rules},
+        "resultTypes": ["violations"],
+    }
+    result = page.evaluate("options => window.axe.run(document, options)", options)
+    return [v for v in result["violations"] if v.get("impact") in impacts]
+
+
+def describe_violations(violations: list[dict]) -> str:
+    """One line per offending element: rule, impact, element and what is wrong."""
+    lines = []
+    for violation in violations:
+        for node in violation["nodes"]:
+            summary = " ".join(node.get("failureSummary", "").split())
+            lines.append(
+                f"{violation['id']} ({violation['impact']}): {node['target']} - {summary[:300]}"
+            )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Screenshot a page of the built book, offline.")
     parser.add_argument("html_dir", type=Path, help="the built site, e.g. _build/html")
@@ -127,6 +165,8 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=1280)
     parser.add_argument("--full", action="store_true", help="the whole page, not one screen")
     parser.add_argument("--dark", action="store_true", help="the theme's dark mode")
+    parser.add_argument("--axe", action="store_true",
+                        help="also print axe-core's serious and critical violations")
     args = parser.parse_args()
     with serve(args.html_dir) as site, chromium() as browser:
         page, errors, refused = open_page(
@@ -140,6 +180,8 @@ def main() -> None:
             f"wrote {args.output}; JavaScript errors: {errors or 'none'}; "
             f"refused: {refused or 'none'}"
         )
+        if args.axe:
+            print(describe_violations(accessibility_violations(page)) or "axe-core: no violations")
 
 
 if __name__ == "__main__":
