@@ -317,14 +317,15 @@ class Value:
         return Value.operation(max(a, 0.0), (self,), "relu", lambda: (1.0 if a > 0 else 0.0,))
 
     def max(self, other: object) -> Value:
-        """The larger of ``self`` and ``other``; the gradient goes to the larger one.
+        """The larger of ``self`` and ``other``; its gradient goes to that one.
 
-        The local derivatives are ``(1, 0)`` if ``self`` is larger and ``(0, 1)``
-        if ``other`` is: a max gate *routes* the whole gradient to the operand that
-        won. At a tie, where max has no derivative, each operand gets ``1/2``, as
-        SymPy's ``Heaviside(0) = 1/2`` gives for ``diff(Max(x, y), x)``; so
-        ``x.max(x)`` has the derivative 1 of ``x`` itself. (``x.relu()`` and
-        ``x.max(0)`` differ only at ``x = 0``, where ``relu`` takes 0.)
+        The local derivatives are ``(1, 0)`` if ``self`` is larger and
+        ``(0, 1)`` if ``other`` is: a max gate *routes* the whole gradient to
+        the operand that won. At a tie, where max has no derivative, each
+        operand gets ``1/2``, as SymPy's ``Heaviside(0) = 1/2`` gives for
+        ``diff(Max(x, y), x)``; so ``x.max(x)`` has the derivative 1 of ``x``
+        itself. (``x.relu()`` and ``x.max(0)`` differ only at ``x = 0``, where
+        ``relu`` takes 0.)
 
         Examples
         --------
@@ -340,17 +341,18 @@ class Value:
     # ----- reverse mode -----
 
     def backward(self) -> None:
-        """Fill in ``.grad`` of every value this one depends on: ``∂self/∂(value)``.
+        """Fill in ``.grad`` of every value this one depends on.
 
-        One sweep over the graph in reverse topological order, so each node's
-        gradient is complete (every path into it has contributed) before it is
-        passed on to its parents.
+        After the call, ``value.grad`` is ``∂self/∂value``. One sweep over the
+        graph in reverse topological order, so each node's gradient is complete
+        (every path into it has contributed) before it is passed on to its
+        parents.
 
-        Calling it again **accumulates into the leaves**, as PyTorch's leaves do:
-        a leaf's ``.grad`` is a running sum over backward calls (so the gradients
-        of several outputs can be added), while every other node is reset and
-        holds the gradient of the latest call only. Call :meth:`zero_grad` first
-        for a fresh gradient.
+        Calling it again **accumulates into the leaves**, as PyTorch's leaves
+        do: a leaf's ``.grad`` is a running sum over backward calls (so the
+        gradients of several outputs can be added), while every other node is
+        reset and holds the gradient of the latest call only. Call
+        :meth:`zero_grad` first for a fresh gradient.
         """
         order = topological_order(self)
         for node in order:
@@ -439,7 +441,7 @@ def topological_order(output: Value) -> list[Value]:
 
 
 def _depth_first_order(outputs: list[Value]) -> list[Value]:
-    """Every value the ``outputs`` depend on, once, each after all its parents."""
+    """Every value the ``outputs`` depend on, once, after all its parents."""
     order: list[Value] = []
     visited: set[int] = set()
     stack: list[tuple[Value, bool]] = [(y, False) for y in reversed(outputs)]
@@ -521,18 +523,19 @@ class ForwardSweep(NamedTuple):
 
 
 def forward_sweep(outputs: Sequence[Value], wrt: Value) -> ForwardSweep:
-    """The derivatives of every output with respect to one input, by forward mode.
+    """The derivatives of every output with respect to one input: forward mode.
 
-    The sweep seeds the *tangent* of ``wrt`` with 1 and walks the graph once, from
-    the inputs towards the outputs (topological order), giving every node its
-    tangent ``∂node/∂wrt``: the sum over its parents of ``local derivative ×
-    parent's tangent``. The local derivatives are those of reverse mode, but one
-    sweep yields the derivatives with respect to *one* input, of *all* outputs at
-    once; the gradient of a function of n inputs needs n sweeps.
+    The sweep seeds the *tangent* of ``wrt`` with 1 and walks the graph once,
+    from the inputs towards the outputs (topological order), giving every node
+    its tangent ``∂node/∂wrt``: the sum over its parents of ``local derivative
+    × parent's tangent``. The local derivatives are those of reverse mode, but
+    one sweep yields the derivatives with respect to *one* input, of *all*
+    outputs at once; the gradient of a function of n inputs needs n sweeps.
 
     (A forward-mode library carries the tangent along with the value as it
-    computes, without recording a graph; walking the recorded graph gives the same
-    numbers and lets the book count the work of the two modes on equal terms.)
+    computes, without recording a graph; walking the recorded graph gives the
+    same numbers and lets the book count the work of the two modes on equal
+    terms.)
 
     Parameters
     ----------
@@ -567,9 +570,10 @@ def forward_sweep(outputs: Sequence[Value], wrt: Value) -> ForwardSweep:
             continue
         pairs = zip(node.parents, node.local_derivatives(), strict=True)
         # The chain rule into one node; a leaf other than wrt has tangent 0.
-        tangent[id(node)] = sum(local * tangent.get(id(p), 0.0) for p, local in pairs)
+        tangent[id(node)] = sum(d * tangent.get(id(p), 0.0) for p, d in pairs)
         multiply_adds += len(node.parents)
-    return ForwardSweep([tangent.get(id(y), 0.0) for y in outputs], multiply_adds)
+    derivatives = [tangent.get(id(y), 0.0) for y in outputs]
+    return ForwardSweep(derivatives, multiply_adds)
 
 
 class OperationCount(NamedTuple):
