@@ -153,11 +153,13 @@ def backprop_example(net: MLP, x: ArrayLike, y: ArrayLike, loss: str = "mse") ->
     E, delta = losses.loss_and_output_delta(
         loss, zs[-1][None, :], a[None, :], Y, net.output_activation
     )
-    deltas = [delta[0]]
-    for l in range(net.n_layers - 1, 0, -1):
-        # BP2: weights[l] is W^(l+1), deltas[0] is δ^(l+1), acts[l] is a^(l) = g(z^(l)).
-        g_prime = net.activation.derivative_from_output(acts[l])
-        deltas.insert(0, (net.weights[l].T @ deltas[0]) * g_prime)
+    L = net.n_layers
+    deltas: list[Array] = [np.empty(0)] * L
+    deltas[L - 1] = delta[0]  # BP1
+    for l in range(L, 1, -1):
+        # BP2 from δ^(l) to δ^(l-1): W^(l) is weights[l-1], a^(l-1) = g(z^(l-1)) is acts[l-1].
+        g_prime = net.activation.derivative_from_output(acts[l - 1])
+        deltas[l - 2] = (net.weights[l - 1].T @ deltas[l - 1]) * g_prime
     grad_w = [np.outer(d, a_prev) for d, a_prev in zip(deltas, acts[:-1], strict=True)]
     grad_b = [d.copy() for d in deltas]
     return ExampleTrace(E, zs, acts, deltas, grad_w, grad_b)
@@ -216,12 +218,12 @@ def deltas_by_paths(
         loss, zs[-1], acts[-1], Y, net.output_activation
     )
     L, sizes = net.n_layers, net.layer_sizes
-    # g'(z^(l)) for the hidden layers l = 1 .. L-1, at index l.
+    # g'(z^(l)) of the hidden layers l = 1 .. L-1, by the book's l.
     g_prime = {l: net.activation.derivative_from_output(acts[l][0]) for l in range(1, L)}
 
-    def rate(l: int, j: int, j_next: int) -> float:
-        """∂z^(l+1)_{j_next} / ∂z^(l)_j for the edge from unit j of layer l."""
-        return float(net.weights[l][j_next, j] * g_prime[l][j])
+    def rate(l: int, j: int, k: int) -> float:
+        """∂z^(l)_j / ∂z^(l-1)_k = w^(l)_{jk} g'(z^(l-1)_k), the edge into unit j of layer l."""
+        return float(net.weights[l - 1][j, k] * g_prime[l - 1][k])
 
     deltas: list[Array] = [np.empty(0)] * L
     deltas[L - 1] = delta_output[0]  # BP1, with m = 1
@@ -230,8 +232,8 @@ def deltas_by_paths(
         for k in range(sizes[l]):
             for path in itertools.product(*(range(n) for n in sizes[l + 1:])):
                 product, unit = 1.0, k
-                for offset, next_unit in enumerate(path):
-                    product *= rate(l + offset, unit, next_unit)
+                for l_next, next_unit in enumerate(path, start=l + 1):
+                    product *= rate(l_next, next_unit, unit)
                     unit = next_unit
                 delta[k] += product * delta_output[0][unit]
         deltas[l - 1] = delta
@@ -717,10 +719,10 @@ def symbolic_gradients(net: SymbolicNetwork) -> tuple[list[Any], list[Any], list
     deltas[L - 1] = (2 * (net.activations[-1] - net.y)).multiply_elementwise(
         net.zs[-1].applyfunc(g_output_prime)
     )
-    for l in range(L - 1, 0, -1):
-        # BP2: W^(l+1) is weights[l], δ^(l+1) is deltas[l] and z^(l) is zs[l-1].
-        deltas[l - 1] = (net.weights[l].T * deltas[l]).multiply_elementwise(
-            net.zs[l - 1].applyfunc(g_prime)
+    for l in range(L, 1, -1):
+        # BP2 from δ^(l) to δ^(l-1): W^(l) is weights[l-1] and z^(l-1) is zs[l-2].
+        deltas[l - 2] = (net.weights[l - 1].T * deltas[l - 1]).multiply_elementwise(
+            net.zs[l - 2].applyfunc(g_prime)
         )
     grad_w = [d * a_prev.T for d, a_prev in zip(deltas, net.activations[:-1], strict=True)]
     grad_b = list(deltas)
