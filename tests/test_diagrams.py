@@ -145,14 +145,19 @@ def every_diagram() -> dict[str, diagrams.Diagram]:
     }
 
 
+#: Width in CSS pixels of a figure on a phone 400 px wide (measured in the book's theme).
+PHONE_FIGURE_PX = 352
+
+
 def test_every_diagram_is_legible_on_a_phone():
-    """At most 7.5 inches wide and no text below 10 points: on a 400 px wide page the
-    browser scales the drawing down by about half, and 10 pt stays readable."""
+    """On a phone the browser shrinks a drawing of w inches (w × 96 px) to 352 px; every
+    text must still be at least 9 px tall there, and no drawing wider than 7.5 inches."""
     for name, diagram in every_diagram().items():
         width = diagram.figure.get_size_inches()[0]
         assert width <= 7.5, f"{name} is {width:.1f} in wide"
         smallest = min(t.get_fontsize() for t in figure_texts(diagram))
-        assert smallest >= 10, f"{name} has text of {smallest} pt"
+        on_phone = smallest * 4 / 3 * PHONE_FIGURE_PX / (width * 96)
+        assert on_phone >= 9, f"{name}: {smallest} pt text is {on_phone:.1f} px on a phone"
 
 
 def test_docstring_examples_run():

@@ -14,9 +14,11 @@
    (``tests/test_site_browser.py``): ``static/bpbook-a11y.css`` darkens the link colour
    to WCAG AA contrast on the tinted exercise boxes, ``static/bpbook-a11y.js`` names the
    widgets' sliders and fixes two labels of the theme (see the comments in those files),
-   and the bibliography's entries get the role ``listitem`` instead of docutils'
-   ``doc-biblioentry``, which ARIA 1.2 deprecates, so that the list's children are
-   list items for assistive technology.
+   and two fixes to the HTML that docutils and MyST-NB write: the bibliography's
+   entries get the role ``listitem`` instead of ``doc-biblioentry``, which ARIA 1.2
+   deprecates, so that the list's children are list items for assistive technology; and
+   the switch of a folded code cell (``hide-input``) loses its label "Toggle hidden
+   content", so that its name is what it shows, "Show code cell source".
 """
 
 from __future__ import annotations
@@ -43,10 +45,20 @@ def _drop_repeated_scripts(app, pagename, templatename, context: dict[str, Any],
     context["script_files"] = unique
 
 
-def _fix_bibliography_roles(app, pagename, templatename, context: dict[str, Any], doctree) -> None:
+#: Replacements in every page's body: (what docutils or MyST-NB writes, what we publish).
+_BODY_FIXES = [
+    ('role="doc-biblioentry"', 'role="listitem"'),
+    ('<summary aria-label="Toggle hidden content">', "<summary>"),
+]
+
+
+def _fix_body_markup(app, pagename, templatename, context: dict[str, Any], doctree) -> None:
     body = context.get("body")
-    if body and 'role="doc-biblioentry"' in body:
-        context["body"] = body.replace('role="doc-biblioentry"', 'role="listitem"')
+    if not body:
+        return
+    for written, published in _BODY_FIXES:
+        body = body.replace(written, published)
+    context["body"] = body
 
 
 def _add_static_path(app) -> None:
@@ -60,5 +72,5 @@ def setup(app) -> dict[str, Any]:
     app.connect("html-page-context", _drop_repeated_scripts)
     app.add_css_file("bpbook-a11y.css")
     app.add_js_file("bpbook-a11y.js")
-    app.connect("html-page-context", _fix_bibliography_roles)
+    app.connect("html-page-context", _fix_body_markup)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

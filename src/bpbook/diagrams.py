@@ -346,14 +346,14 @@ def neuron(
         indices = ["k"]
 
     with _style():
-        width = 6.4
+        width = 5.7
         spacing = 0.78 if n_inputs <= 4 else 0.62
         gap = 1 if n_inputs >= 3 else 0  # a slot for the vertical ellipsis
         slots = n_inputs + gap
         top = 1.2 + spacing * (slots - 1)
         height = top + 0.75
         fig, ax = _canvas(width, height)
-        x_in, x_sum, x_act = 1.45, 3.55, 4.85
+        x_in, x_sum, x_act = 1.4, 3.3, 4.45
         y_mid = 1.2 + spacing * (slots - 1) / 2
         radius = 0.2
 
@@ -382,7 +382,7 @@ def neuron(
             # The weight sits on its edge, a third of the way from the input.
             t = 0.36
             ax.text(x_in + t * (x_sum - x_in), y + t * (y_mid - y) + 0.04,
-                    f"$w^{{({here})}}_{{{unit}{k}}}$", ha="center", va="bottom", fontsize=13,
+                    f"$w^{{({here})}}_{{{unit}{k}}}$", ha="center", va="bottom", fontsize=14,
                     bbox=_label_box(), zorder=4, gid=f"weight-{i}")
 
         bias_top = (x_sum, min(top + 0.35, height - 0.3))
@@ -394,10 +394,10 @@ def neuron(
         ax.text((x_sum + 0.36 + x_act - 0.33) / 2, y_mid + 0.1,
                 f"$z^{{({here})}}_{{{unit}}}$", ha="center", va="bottom", fontsize=14,
                 color=FORWARD, gid="weighted-input")
-        x_out = width - 0.25
-        _arrow(ax, (x_act, y_mid), (x_out - 0.6, y_mid), patch_a=act_node, color=FORWARD,
+        x_out = x_act + 0.95
+        _arrow(ax, (x_act, y_mid), (x_out - 0.05, y_mid), patch_a=act_node, color=FORWARD,
                lw=1.6)
-        ax.text(x_out - 0.55, y_mid, f"$a^{{({here})}}_{{{unit}}}$", ha="left", va="center",
+        ax.text(x_out, y_mid, f"$a^{{({here})}}_{{{unit}}}$", ha="left", va="center",
                 fontsize=15, color=FORWARD, gid="output")
         box = FancyBboxPatch(
             (x_sum - 0.62, y_mid - 0.62), x_act - x_sum + 1.2, 1.24,
@@ -406,7 +406,7 @@ def neuron(
         )
         ax.add_patch(box)
         ax.text((x_sum + x_act) / 2 + 0.0, y_mid - 0.7, f"unit ${unit}$ of layer ${here}$",
-                ha="center", va="top", fontsize=11, color="#555555")
+                ha="center", va="top", fontsize=12, color="#555555")
 
         k = "k"
         formula = (
@@ -495,12 +495,12 @@ def network(
     edge = _check_highlight(highlight, sizes, drawn)
 
     with _style():
-        dx = 1.45
+        dx = 1.3
         dy = 0.52
         rows = max(len(d) for d in drawn)
         header = 0.8 if edge else 0.45
         footer = 1.1 if shapes else 0.2
-        width = max(4.8, dx * L + 2.0)
+        width = max(4.6, dx * L + 1.9)
         height = header + dy * (rows - 1) + 0.75 + footer
         fig, ax = _canvas(width, height)
         x0 = (width - dx * L) / 2
@@ -522,10 +522,10 @@ def network(
                 ax.add_patch(circle)
                 circles[l, unit] = circle
             name = "input" if l == 0 else ("output" if l == L else "hidden")
-            ax.text(x, y_top + 0.33, f"layer {l}", ha="center", va="bottom", fontsize=12,
+            ax.text(x, y_top + 0.33, f"layer {l}", ha="center", va="bottom", fontsize=13,
                     gid=f"layer-{l}")
             ax.text(x, y_top + 0.3, f"{name}, $n_{{{l}}} = {sizes[l]}$", ha="center",
-                    va="top", fontsize=10, color="#555555")
+                    va="top", fontsize=12, color="#555555")
         for l in range(1, L + 1):
             for (layer_k, k), start in centres.items():
                 if layer_k != l - 1:
@@ -559,16 +559,17 @@ def network(
             for l in range(L + 1):
                 x = x0 + dx * l
                 name = "X = A^{(0)}" if l == 0 else f"Z^{{({l})}}, A^{{({l})}}"
-                ax.text(x, y_shape, f"${name}$", ha="center", va="top", fontsize=11,
+                ax.text(x, y_shape, f"${name}$", ha="center", va="top", fontsize=12,
                         color=FORWARD, gid=f"shape-activations-{l}")
                 ax.text(x, y_shape - 0.27, f"${m} \\times {sizes[l]}$", ha="center", va="top",
-                        fontsize=11, color=FORWARD, gid=f"shape-activations-{l}-size")
+                        fontsize=12, color=FORWARD, gid=f"shape-activations-{l}-size")
             for l in range(1, L + 1):
                 x = x0 + dx * (l - 0.5)
                 ax.text(x, y_shape + 0.36, f"$W^{{({l})}}$", ha="center", va="bottom",
-                        fontsize=11, color=INK, gid=f"shape-weights-{l}")
+                        fontsize=12, color=INK, bbox=_label_box(), gid=f"shape-weights-{l}")
                 ax.text(x, y_shape + 0.08, f"${sizes[l]} \\times {sizes[l - 1]}$", ha="center",
-                        va="bottom", fontsize=11, color=INK, gid=f"shape-weights-{l}-size")
+                        va="bottom", fontsize=12, color=INK, bbox=_label_box(),
+                        gid=f"shape-weights-{l}-size")
     sizes_text = ", ".join(str(n) for n in sizes)
     description = (
         f"A network with layer sizes {sizes_text} (layers 0 to {L}), drawn as columns of circles"
@@ -842,8 +843,8 @@ def computational_graph(
     digits : int, 1 to 8
         Significant digits of the printed numbers.
     direction : {"auto", "LR", "TB"}
-        Computation flowing left to right or top to bottom; ``"auto"`` picks the one
-        that shrinks less on a 7-inch-wide page.
+        Computation flowing left to right or top to bottom; ``"auto"`` picks the
+        narrower drawing (a phone shrinks a drawing to fit its width).
     max_nodes : int
         Refuse larger graphs (a drawing of hundreds of boxes helps no one).
 
@@ -888,15 +889,17 @@ def computational_graph(
     for points in layout.edge_points:
         n_slots = max(n_slots, max(y for _, y in points) + 1)
 
-    box_w, box_h = 1.0, 0.78 if gradients else 0.56
+    box_w, box_h = 1.05, 0.82 if gradients else 0.58
     step_rank_lr, step_slot_lr = 1.75, 1.05 if gradients else 0.85
     step_rank_tb, step_slot_tb = 1.5 if gradients else 1.2, 1.35
     size_lr = (step_rank_lr * (n_ranks - 1) + box_w + 0.5,
-               step_slot_lr * (n_slots - 1) + box_h + 0.9)
+               step_slot_lr * (n_slots - 1) + box_h + 1.1)
     size_tb = (step_slot_tb * (n_slots - 1) + box_w + 0.5,
-               step_rank_tb * (n_ranks - 1) + box_h + 0.9)
+               step_rank_tb * (n_ranks - 1) + box_h + 1.1)
     if direction == "auto":
-        direction = "LR" if size_lr[0] <= max(7.0, size_tb[0]) else "TB"
+        # The narrower drawing: a phone shrinks a drawing to its width, and a tall one
+        # only scrolls.
+        direction = "LR" if size_lr[0] < size_tb[0] else "TB"
     lr = direction == "LR"
     width, height = size_lr if lr else size_tb
     width = max(width, 4.2)
@@ -904,9 +907,9 @@ def computational_graph(
     def place(rank: float, slot: float) -> tuple[float, float]:
         if lr:
             return (0.25 + box_w / 2 + step_rank_lr * rank,
-                    height - 0.75 - box_h / 2 - step_slot_lr * slot)
+                    height - 0.95 - box_h / 2 - step_slot_lr * slot)
         return (width / 2 + step_slot_tb * (slot - (n_slots - 1) / 2),
-                height - 0.75 - box_h / 2 - step_rank_tb * rank)
+                height - 0.95 - box_h / 2 - step_rank_tb * rank)
 
     with _style():
         fig, ax = _canvas(width, height)
@@ -928,10 +931,10 @@ def computational_graph(
             lines = [(title, INK, "title"), (_number(node.data, digits), FORWARD, "value")]
             if gradients:
                 lines.append((_number(grad[id(node)], digits), BACKWARD, "grad"))
-            spacing = 0.23
+            spacing = 0.245
             for row, (text, color, kind) in enumerate(lines):
                 ax.text(x, y + spacing * ((len(lines) - 1) / 2 - row), text, ha="center",
-                        va="center", fontsize=11 if kind != "title" else 12, color=color,
+                        va="center", fontsize=12 if kind != "title" else 13, color=color,
                         zorder=4, gid=f"node-{i}-{kind}",
                         fontweight="bold" if kind == "title" else "normal")
         counts: dict[tuple[int, int], int] = {}
@@ -945,19 +948,16 @@ def computational_graph(
             if gradients or edge_labels == "local":
                 value = flows[e] if edge_labels == "gradient" else locals_[e]
                 text = _number(value, digits)
-                label_at = _free_spot(candidates, 0.09 * len(text) + 0.25, 0.3, placed)
+                label_at = _free_spot(candidates, 0.11 * len(text) + 0.25, 0.34, placed)
                 ax.text(*label_at, text, ha="center", va="center",
-                        fontsize=10, color=BACKWARD if edge_labels == "gradient" else INK,
+                        fontsize=12, color=BACKWARD if edge_labels == "gradient" else INK,
                         bbox=_label_box(), zorder=5, gid=f"edge-{e}-label")
-        legend = [("value (forward)", FORWARD)]
+        legend = [("value (forward pass)", FORWARD)]
         if gradients:
-            legend.append(("gradient of the output (backward)", BACKWARD))
-        x = 0.25
-        for text, color in legend:
-            label = ax.text(x, height - 0.2, "■ " + text, ha="left", va="top", fontsize=10,
-                            color=color)
-            x += 0.095 * len(text) + 0.5
-            del label
+            legend.append(("gradient of the output (backward pass)", BACKWARD))
+        for row, (text, color) in enumerate(legend):
+            ax.text(0.25, height - 0.15 - 0.28 * row, "■ " + text, ha="left", va="top",
+                    fontsize=12, color=color)
     title = order[-1].label or _operation_name(order[-1].op) or "a leaf"
     description = (
         f"The computational graph of {title.strip('$')}: {len(order)} nodes "
@@ -1116,9 +1116,9 @@ def delta_recursion(*, layer: str | int = "l", batch: bool = False, shapes: bool
     back_2 = rf"\odot\, g'({z})"
 
     with _style():
-        width, height = 6.9, 4.2
+        width, height = 6.5, 4.3
         fig, ax = _canvas(width, height)
-        xs = [0.85, 2.45, 4.05, 5.65]
+        xs = [0.8, 2.3, 3.8, 5.3]
         y_top, y_bottom = 3.2, 1.6
         bw, bh = 0.92, 0.5
         top_names = [a_prev, z, a, z_next]
@@ -1140,15 +1140,15 @@ def delta_recursion(*, layer: str | int = "l", batch: bool = False, shapes: bool
             # gradient has the shape of what it is the gradient for).
             for x, key in zip(xs, keys, strict=True):
                 ax.text(x, y_top - bh / 2 - 0.06, f"${shape[key]}$", ha="center", va="top",
-                        fontsize=10, color="#555555", gid=f"shape-forward-{key}")
+                        fontsize=12, color="#555555", gid=f"shape-forward-{key}")
                 ax.text(x, y_bottom + bh / 2 + 0.06, f"${shape[key]}$", ha="center",
-                        va="bottom", fontsize=10, color="#555555", gid=f"shape-backward-{key}")
+                        va="bottom", fontsize=12, color="#555555", gid=f"shape-backward-{key}")
         # Forward arrows, each with its operation just above it.
         for i, text in enumerate([forward_1, f"g({z})", forward_2]):
             _arrow(ax, (xs[i], y_top), (xs[i + 1], y_top), patch_a=top_boxes[i],
                    patch_b=top_boxes[i + 1], color=FORWARD, lw=1.6)
             ax.text((xs[i] + xs[i + 1]) / 2, y_top + bh / 2 + 0.04, f"${text}$",
-                    ha="center", va="bottom", fontsize=11 if batch and i != 1 else 12,
+                    ha="center", va="bottom", fontsize=12 if batch and i != 1 else 13,
                     color=FORWARD, gid=f"forward-op-{i}")
         x_end = width - 0.25
         _arrow(ax, (xs[3], y_top), (x_end - 0.3, y_top), patch_a=top_boxes[3], color=FORWARD,
@@ -1175,16 +1175,16 @@ def delta_recursion(*, layer: str | int = "l", batch: bool = False, shapes: bool
                ((xs[1] + xs[2]) / 2, y_bottom - bh / 2 - 0.1), color="#777777", lw=1.0,
                linestyle=(0, (1.5, 2)), zorder=5)
         ax.text(xs[1] + 0.55, (y_top + y_bottom) / 2 + 0.05, "stored by the\nforward pass",
-                ha="left", va="center", fontsize=10, color="#555555")
+                ha="left", va="center", fontsize=12, color="#555555")
         # The parameter gradients hang under delta^(l).
         y_grad = 0.35
         _arrow(ax, (xs[1], y_bottom - bh / 2), (xs[1], y_grad + 0.17), color=BACKWARD, lw=1.4)
         ax.text(xs[1] - 0.55, y_grad, f"${grad_w}$,   ${grad_b}$", ha="left", va="center",
                 fontsize=13, color=BACKWARD, gid="parameter-gradients")
-        ax.text(0.12, height - 0.1, "forward pass", ha="left", va="top", fontsize=11,
+        ax.text(0.12, height - 0.1, "forward pass", ha="left", va="top", fontsize=12,
                 color=FORWARD, fontweight="bold")
         ax.text(0.12, y_bottom - bh / 2 - 0.55, "backward pass", ha="left", va="top",
-                fontsize=11, color=BACKWARD, fontweight="bold")
+                fontsize=12, color=BACKWARD, fontweight="bold")
     if batch:
         description = (
             f"The delta recursion for a minibatch: forward, A^({lm}) to Z^({l0}) to A^({l0}) to "
