@@ -222,7 +222,7 @@ def deltas_by_paths(
     g_prime = {l: net.activation.derivative_from_output(acts[l][0]) for l in range(1, L)}
 
     def rate(l: int, j: int, k: int) -> float:
-        """∂z^(l)_j / ∂z^(l-1)_k = w^(l)_{jk} g'(z^(l-1)_k), the edge into unit j of layer l."""
+        """Rate of the edge k → j into layer l: ∂z^(l)_j/∂z^(l-1)_k."""
         return float(net.weights[l - 1][j, k] * g_prime[l - 1][k])
 
     deltas: list[Array] = [np.empty(0)] * L
