@@ -68,3 +68,15 @@ def test_standardize_uses_training_statistics_for_every_set():
         datasets.standardize(X_train, np.zeros((2, 4)))
     with pytest.raises(ValueError, match="X_train"):
         datasets.standardize(np.zeros(3))
+
+
+def test_digits_are_read_exactly_as_scikit_learn_loads_them():
+    from sklearn.datasets import load_digits
+
+    from bpbook.datasets import _digits_arrays
+
+    pixels, labels = _digits_arrays()
+    bunch = load_digits()
+    np.testing.assert_array_equal(pixels, bunch.data)
+    np.testing.assert_array_equal(labels, bunch.target)
+    assert pixels.dtype == np.float64 and labels.dtype == np.int64
