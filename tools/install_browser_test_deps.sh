@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # What the browser test needs besides Python packages: Debian's Chromium, and local copies
-# (from the npm registry) of the scripts the website loads from CDNs, so it runs offline.
+# (from the npm registry) of the scripts the website loads from CDNs and of axe-core, the
+# accessibility checker it runs in every page, so it runs offline.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
