@@ -1,3 +1,4 @@
+import base64
 import contextlib
 import io
 import json
@@ -13,6 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from ipywidgets.widgets.widget_link import Link  # noqa: E402
+from PIL import Image  # noqa: E402
 
 from bpbook import widgets  # noqa: E402
 from bpbook.widgets import MAX_STATE_BYTES, explorer, state_size  # noqa: E402
@@ -167,6 +169,18 @@ def test_alt_text_follows_the_live_frame():
     assert frame_alts([w.frames.value]) == [f"Loss against step. (η = {ETAS[0]:.4g})"]
     w.slider.value = ETAS[2]
     assert frame_alts([w.frames.value]) == [f"Loss against step. (η = {ETAS[2]:.4g})"]
+
+
+def test_frames_are_opaque_white_even_from_a_transparent_figure():
+    def transparent(eta):
+        fig = render(eta)
+        fig.patch.set_alpha(0.0)
+        return fig
+
+    w = explorer(transparent, ETAS[:1], mode="static")
+    encoded = re.search(r"base64,([^\"]+)", frame_images(w.frames)[0]).group(1)
+    image = Image.open(io.BytesIO(base64.b64decode(encoded))).convert("RGBA")
+    assert image.getpixel((0, 0)) == (255, 255, 255, 255)
 
 
 def test_without_alt_the_frames_still_name_their_setting():

@@ -333,7 +333,11 @@ def _figure_html(figure: Figure, alt: str, dpi: float) -> str:
     buffer = io.BytesIO()
     try:
         # No metadata: the PNG bytes then depend only on the pixels, so two builds match.
-        figure.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
+        # Opaque white paper, whatever the figure's style: the frame must read in the
+        # website's dark mode. (The figure is closed below, so changing it is harmless.)
+        figure.patch.set_alpha(1.0)
+        figure.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None},
+                       facecolor="white", transparent=False)
     finally:
         plt.close(figure)
     encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
