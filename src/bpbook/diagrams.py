@@ -77,8 +77,8 @@ STYLE: dict[str, Any] = {
     "legend.fontsize": 11,
 }
 
-#: Resolution of the PNG rendering.
-PNG_DPI = 150
+#: Resolution of the PNG rendering (a fallback: the website shows the SVG, the PDF book the PDF).
+PNG_DPI = 100
 
 FORWARD = COLORS["forward"]
 BACKWARD = COLORS["backward"]
