@@ -272,7 +272,7 @@ class MLP:
     def check_data(
         self, X: ArrayLike, Y: ArrayLike, loss: str, l2: float
     ) -> tuple[Array, Array, float]:
-        """Check a minibatch, a loss name and λ as :meth:`gradients` does; return them cleaned.
+        """Check a minibatch, a loss name and α as :meth:`gradients` does; return them cleaned.
 
         Returns ``X`` of shape ``(m, n_in)``, ``Y`` of shape ``(m, n_out)`` (labels one-hot
         encoded) and ``l2`` as a float; raises ``TypeError``/``ValueError`` naming the problem.
