@@ -1,5 +1,10 @@
 """Tests of bpbook.pitfalls: every known mistake fails the gradient check, the reference passes."""
 
+import ast
+import difflib
+import inspect
+import textwrap
+
 import numpy as np
 import pytest
 
@@ -121,3 +126,26 @@ def test_recomputed_z_without_bias_passes_at_initialisation_only(activation):
 def test_bad_arguments_are_named(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+def _body(function) -> list[str]:
+    """The code lines of a method after its docstring, dedented, comments kept."""
+    source = textwrap.dedent(inspect.getsource(function))
+    node = ast.parse(source).body[0]
+    start = node.body[1].lineno - 1  # the first statement after the docstring
+    return [line.strip() for line in source.splitlines()[start:] if line.strip()]
+
+
+def test_staged_backprop_mirrors_mlp_gradients_line_for_line():
+    # The chapter says so: StagedBackprop.gradients is MLP.gradients with BP1 and BP2
+    # turned into method calls. If MLP.gradients changes, change StagedBackprop with it.
+    mlp, staged = _body(MLP.gradients), _body(StagedBackprop.gradients)
+    removed = [line[1:] for line in difflib.unified_diff(mlp, staged, lineterm="", n=0)
+               if line.startswith("-") and not line.startswith("---")]
+    added = [line[1:] for line in difflib.unified_diff(mlp, staged, lineterm="", n=0)
+             if line.startswith("+") and not line.startswith("+++")]
+    # Only the forward pass (kept whole, for propagate), BP1 and BP2 may differ.
+    assert all(("forward_pass" in line or "loss_and_output_delta" in line
+                or line.startswith("#") or line.startswith("delta ")) for line in removed), removed
+    assert all(("forward_pass" in line or "= passed" in line or "self.output_delta(" in line
+                or "self.propagate(" in line) for line in added), added
