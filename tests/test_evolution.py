@@ -16,6 +16,8 @@ from bpbook.evolution import (
     flatten,
     optimize,
     optimize_many,
+    tune,
+    tune_descent,
     unflatten,
 )
 from bpbook.optim import minimize
@@ -571,3 +573,52 @@ def test_cmaes_diagonal_covariance_and_population():
         CMAES(X0, 0.5, population=1)
     with pytest.raises(ValueError, match="sigma must be a finite number > 0"):
         CMAES(X0, 0.0)
+
+
+# --- tuning by a race ----------------------------------------------------------------------
+
+def test_tune_picks_the_setting_with_the_least_median_and_stops_hopeless_ones():
+    def make(eta, seed):
+        return EvolutionStrategy(X0, 0.1, 10, eta, rank_shaping=False, seed=seed)
+
+    spent = []
+
+    def f(X):
+        spent.append(len(X))
+        return F_QUAD(X)
+
+    rates = [0.003, 0.03, 0.1, 0.3]
+    tuning = tune(make, rates, f, [1, 2, 3], 5000, target=1e-2)
+    raced = sum(spent)
+    # The same grid, every run to the end:
+    spent.clear()
+    full = np.array([[optimize(make(eta, s), f, 5000, target=1e-2).cost
+                      for s in (1, 2, 3)] for eta in rates])
+    best = rates[int(np.argmin(np.median(full, axis=1)))]
+    assert tuning.best == best
+    np.testing.assert_array_equal(tuning.costs[rates.index(best)], full[rates.index(best)])
+    # Losers are reported as missed (inf), and stopping them saved evaluations.
+    assert np.all(tuning.medians >= tuning.medians[rates.index(best)])
+    assert raced < 0.5 * sum(spent)
+
+
+def test_tune_descent_matches_descend_run_to_the_end():
+    f, _, _ = xor_objective()
+    rates = [0.25, 1.0, 4.0]
+    tuning = tune_descent(f, lambda seed: flatten(MLP([2, 3, 1], "tanh", "sigmoid",
+                                                     seed=seed)),
+                          rates, [0, 1, 2], 6000, target=0.1)
+    full = np.array([[descend(f, flatten(MLP([2, 3, 1], "tanh", "sigmoid", seed=s)), eta,
+                              6000, target=0.1)[0].cost for s in (0, 1, 2)]
+                     for eta in rates])
+    assert tuning.best == rates[int(np.argmin(np.median(full, axis=1)))]
+    winner = rates.index(tuning.best)
+    np.testing.assert_array_equal(tuning.costs[winner], full[winner])
+
+
+def test_groups_must_be_odd_and_equal():
+    strategies = [EvolutionStrategy(X0, 0.1, 10, 0.1, seed=s) for s in range(4)]
+    with pytest.raises(ValueError, match="odd number"):
+        optimize_many(strategies, F_QUAD, 100, target=1e-3, groups=[0, 0, 1, 1])
+    with pytest.raises(ValueError, match="3 labels for 4 runs"):
+        optimize_many(strategies, F_QUAD, 100, target=1e-3, groups=[0, 0, 0])
