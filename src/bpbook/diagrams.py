@@ -1060,7 +1060,7 @@ def delta_recursion(*, layer: str | int = "l", batch: bool = False, shapes: bool
     Top row, left to right in blue: ``a^(l−1) → z^(l) → a^(l) → z^(l+1) → ⋯ → E``.
     Bottom row, right to left in vermillion, each quantity under the forward value it is
     the gradient for: ``δ^(l+1)`` goes back through ``(W^(l+1))ᵀ`` to ``∂E/∂a^(l)``, and
-    through ``⊙ g′(z^(l))`` (which uses ``z^(l)`` stored by the forward pass) to
+    through ``⊙ g′(z^(l))`` (computed from ``a^(l)``, which the forward pass kept) to
     ``δ^(l)``; from ``δ^(l)`` come the parameter gradients ``∂E/∂W^(l) = δ^(l) (a^(l−1))ᵀ``
     and ``∂E/∂b^(l) = δ^(l)``.
 
@@ -1170,11 +1170,12 @@ def delta_recursion(*, layer: str | int = "l", batch: bool = False, shapes: bool
         # The recursion goes on to the layer below (dashed, in lighter type).
         _arrow(ax, (xs[1], y_bottom), (xs[0], y_bottom), patch_a=bottom_boxes[1],
                patch_b=bottom_boxes[0], color=BACKWARD, lw=1.2, linestyle=(0, (4, 3)))
-        # What the backward pass reads from the forward pass: z^(l).
-        _arrow(ax, (xs[1] + 0.15, y_top - bh / 2 - 0.28),
+        # What the backward pass reads from the forward pass: g'(z^(l)) is computed from
+        # the stored activation a^(l) (for the sigmoid, a(1 - a)), as the package does.
+        _arrow(ax, (xs[2] - 0.15, y_top - bh / 2 - 0.28),
                ((xs[1] + xs[2]) / 2, y_bottom - bh / 2 - 0.1), color="#777777", lw=1.0,
                linestyle=(0, (1.5, 2)), zorder=5)
-        ax.text(xs[1] + 0.55, (y_top + y_bottom) / 2 + 0.05, "stored by the\nforward pass",
+        ax.text(xs[2] + 0.05, (y_top + y_bottom) / 2 + 0.05, f"from ${a}$, kept by\nthe forward pass",
                 ha="left", va="center", fontsize=12, color="#555555")
         # The parameter gradients hang under delta^(l).
         y_grad = 0.35
