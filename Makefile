@@ -45,18 +45,22 @@ test: $(TEST_STAMP)
 	tools/install_browser_test_deps.sh
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
-## Build every assignment into assignments/<name>/dist/: the student notebook
-## (student/<name>.ipynb) and the autograder (autograder/<name>-autograder.zip).
-## The reference solutions are graded on the way and must score full marks.
+## Build every assignment into assignments/<name>/dist/: the student notebook and the
+## student bundle to download (student/), the autograder zip (autograder/), and the book's
+## pages. The reference solutions are graded on the way, in bubblewrap sandboxes
+## (installed if missing), and must score full marks; the blank notebooks must score 0.
 assignments: $(BOOK_STAMP)
+	tools/install_grading_deps.sh
 	$(BIN)/python tools/build_assignments.py
 
-## Grade a folder of submitted notebooks into SUBMISSIONS/scores.csv (and .json), e.g.
-## make grade SUBMISSIONS=~/submissions/backprop [ASSIGNMENT=backprop]
-## Runs the submitted code without a container: see assignments/README.md.
+## Grade a folder of submitted notebooks, each in bubblewrap sandboxes, into
+## SUBMISSIONS-grades/ (scores.csv, feedback/, hand-grading/; or OUTPUT=folder), e.g.
+## make grade SUBMISSIONS=~/submissions/backprop [ASSIGNMENT=backprop] [OUTPUT=folder]
+## See assignments/README.md for what the sandboxes and the checks guarantee.
 grade: $(BOOK_STAMP)
-	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder [ASSIGNMENT=name]"; exit 2; }
-	$(BIN)/python tools/grade.py "$(SUBMISSIONS)" $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT))
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder [ASSIGNMENT=name] [OUTPUT=folder]"; exit 2; }
+	tools/install_grading_deps.sh
+	$(BIN)/python tools/grade.py "$(SUBMISSIONS)" $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT)) $(if $(OUTPUT),--output "$(OUTPUT)")
 
 ## Open the chapters as runnable notebooks in JupyterLab.
 lab: $(BOOK_STAMP)

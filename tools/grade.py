@@ -200,14 +200,19 @@ def cell_source(cell: dict) -> str:
 
 def code_cells(notebook: dict) -> list[str]:
     """The sources of the code cells; otter's set-up and check cells are left empty."""
+    return [source for _, source in numbered_code_cells(notebook)]
+
+
+def numbered_code_cells(notebook: dict) -> list[tuple[int, str]]:
+    """``(position in the notebook, source)`` of every code cell, as :func:`code_cells`."""
     cells = []
-    for cell in notebook["cells"]:
+    for index, cell in enumerate(notebook["cells"]):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
         source = cell_source(cell)
         if "otter.Notebook(" in source or re.fullmatch(r"\s*grader\.check\([^)]*\)\s*", source):
             source = ""
-        cells.append(source)
+        cells.append((index, source))
     return cells
 
 
@@ -305,7 +310,8 @@ def grade_submission(notebook_path: Path, autograder: Autograder, student_id: st
     except (OSError, ValueError) as error:
         grade.reason = str(error)
         return grade
-    cells = code_cells(notebook)
+    numbered = numbered_code_cells(notebook)
+    cells = [source for _, source in numbered]
     grade.answers = manual_answers(notebook, list(grade.pending))
     claimed = notebook_student_id(notebook)
     if claimed is not None and claimed != student_id:
@@ -333,7 +339,10 @@ def grade_submission(notebook_path: Path, autograder: Autograder, student_id: st
                 values.pop(name, None)
         elif kind == "cell" and isinstance(message.get("error"), dict):
             error = message["error"]
-            grade.notes.append(f"Code cell {int(message.get('index', -1)) + 1} raised "
+            index = message.get("index")
+            where = (numbered[index][0] + 1 if isinstance(index, int)
+                     and 0 <= index < len(numbered) else "?")
+            grade.notes.append(f"Cell {where} of the notebook raised "
                                f"{str(error.get('type'))[:60]}: {str(error.get('message'))[:300]}")
         elif kind == "done":
             finished = True
@@ -346,10 +355,15 @@ def grade_submission(notebook_path: Path, autograder: Autograder, student_id: st
     context = gc.Context(autograder.name, student_id, values, module)
     calls = gc.collect_calls(module, context)
     outcomes: dict[str, list] = {}
+    # Questions with the same tripwires share a sandbox (and a copy of the package).
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for question in calls:
+        groups.setdefault(tuple(sorted(questions[question].tripwires)), []).append(question)
     with tempfile.TemporaryDirectory(prefix="grading-pkg-") as packages:
-        for question, batch in calls.items():
+        for number, (tripwires, members) in enumerate(groups.items()):
             package = grading_sandbox.copy_package(
-                autograder.package, Path(packages) / question, questions[question].tripwires)
+                autograder.package, Path(packages) / str(number), tripwires)
+            batch = [call for question in members for call in calls[question]]
             probes = {"call_timeout": limits["call"], "student_id": student_id,
                       "calls": [call.probe() for call in batch]}
             result = _stage(
@@ -357,7 +371,9 @@ def grade_submission(notebook_path: Path, autograder: Autograder, student_id: st
                 ["probe", "/in/cells.json", "/in/probes.json"],
                 grading_sandbox.Limits(seconds=limits["probe"], memory=limits["memory"]),
                 sandbox)
-            outcomes[question] = _outcomes(batch, _decode_lines(result.lines), result)
+            done = _outcomes(batch, _decode_lines(result.lines), result)
+            for question in members:
+                outcomes[question], done = done[:len(calls[question])], done[len(calls[question]):]
 
     # 3. The checks.
     for verdict in gc.evaluate(module, context, outcomes):
@@ -599,7 +615,8 @@ def feedback(grade: Grade) -> str:
                 continue
             kind = "public" if c["public"] else "hidden"
             mark = "passed" if c["passed"] else "FAILED"
-            lines.append(f"- {mark}: `{c['name']}` ({c['points']:g} points, {kind} test)")
+            points = f"{c['points']:g} point" + ("" if c["points"] == 1 else "s")
+            lines.append(f"- {mark}: `{c['name']}` ({points}, {kind} test)")
             if not c["passed"] and c["message"]:
                 lines.append(f"  {c['message']}")
         lines.append("")

@@ -92,11 +92,7 @@ def check(question: str, points: float, public: bool = False) -> Callable:
     them in order of definition.
     """
     def register(function: Callable) -> Callable:
-        module = inspect.getmodule(function)
-        checks = getattr(module, "CHECKS", None)
-        if checks is None:
-            checks = []
-            module.CHECKS = checks
+        checks = function.__globals__.setdefault("CHECKS", [])
         checks.append(Check(function.__name__, question, float(points), public, function))
         return function
     return register
@@ -151,6 +147,12 @@ class Net:
                    for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True)]
         biases = [rng.normal(0.0, bias_scale, n_out) for n_out in sizes[1:]]
         return cls(sizes, activation, output_activation, weights, biases)
+
+    @classmethod
+    def from_mlp(cls, net) -> Net:
+        """The parameters and architecture of an existing ``bpbook.MLP``."""
+        return cls(list(net.layer_sizes), net.activation.name, net.output_activation,
+                   [np.array(W) for W in net.weights], [np.array(b) for b in net.biases])
 
     def probe(self) -> dict:
         return {"__network__": {

@@ -273,6 +273,7 @@ def run(package: Path, inputs: Path, argv: list[str], limits: Limits) -> Result:
             process.wait()
         for reader in readers:
             reader.join(timeout=30)
+    process.stderr.close()
     result.returncode = process.returncode
     result.seconds = round(time.perf_counter() - started, 2)
     result.lines = b"".join(report).decode("utf-8", "replace").splitlines()
@@ -406,6 +407,7 @@ def run_unsandboxed(package: Path, inputs: Path, argv: list[str], limits: Limits
             process.wait()
             for reader in readers:
                 reader.join(timeout=5)
+        process.stderr.close()
     result.returncode = process.returncode
     result.seconds = round(time.perf_counter() - started, 2)
     result.lines = b"".join(report).decode("utf-8", "replace").splitlines()

@@ -137,34 +137,23 @@ def _gradient_mistake(got_W, got_b, delta, A_below, A_here, l: int) -> str | Non
     return None
 
 
-@check("q1", points=2)
-def output_layer(student, ctx):
+@check("q1", points=3)
+def gradients(student, ctx):
+    # ∂E/∂W^(l) and ∂E/∂b^(l) from the student's own δ^(l): a mistake in the recursion does
+    # not show here, a mistake in these two lines shows in every layer but fails once.
     cases = [Case(ctx, [2, 3, 3, 3], "tanh"), Case(ctx, [4, 3, 3, 3], "sigmoid", m=6)]
     outcomes = yield [case.call(student) for case in cases]
     for case, outcome in zip(cases, outcomes, strict=True):
-        grad_W, grad_b, _ = unpack(outcome, case)
-        L = case.L
-        got_W = layer_array(grad_W, L, case.net.weights[L - 1].shape, "grad_W", case)
-        got_b = layer_array(grad_b, L, case.net.biases[L - 1].shape, "grad_b", case)
-        mistake = _gradient_mistake(got_W, got_b, case.delta_L, case.activations[L - 1],
-                                    case.activations[L], L)
-        expect(mistake is None, f"Output layer of a {case.name}: {mistake}.")
-
-
-@check("q1", points=1)
-def hidden_layers(student, ctx):
-    cases = [Case(ctx, [2, 3, 3, 3], "tanh"), Case(ctx, [3, 4, 4, 4], "sigmoid")]
-    outcomes = yield [case.call(student) for case in cases]
-    for case, outcome in zip(cases, outcomes, strict=True):
         grad_W, grad_b, deltas = unpack(outcome, case)
-        for l in range(case.L - 1, 0, -1):
-            delta = layer_array(deltas, l, case.zs[l - 1].shape, "deltas", case)
+        for l in range(case.L, 0, -1):
+            delta = (case.delta_L if l == case.L
+                     else layer_array(deltas, l, case.zs[l - 1].shape, "deltas", case))
             got_W = layer_array(grad_W, l, case.net.weights[l - 1].shape, "grad_W", case)
             got_b = layer_array(grad_b, l, case.net.biases[l - 1].shape, "grad_b", case)
             mistake = _gradient_mistake(got_W, got_b, delta, case.activations[l - 1],
                                         case.activations[l], l)
-            expect(mistake is None, f"Layer {l} of a {case.name} (from your deltas[{l - 1}]): "
-                                    f"{mistake}.")
+            where = "the output layer" if l == case.L else f"layer {l} (from your deltas[{l - 1}])"
+            expect(mistake is None, f"In {where} of a {case.name}: {mistake}.")
 
 
 def _recursion_mistake(case: Case, got, d, l: int) -> str | None:
@@ -291,7 +280,7 @@ def uses_your_backward(student, ctx):
     zs, acts = real.forward_pass(X)
     _, delta_L = losses.loss_and_output_delta("binary_cross_entropy", zs[-1], acts[-1], Y,
                                               "sigmoid")
-    spec = Net(list(sizes), "tanh", "sigmoid", list(real.weights), list(real.biases))
+    spec = Net.from_mlp(real)
     trained, own = yield [
         student.new("DeltaMLP", sizes, activation="tanh", output_activation="sigmoid",
                     seed=seed).gradients(X, Y, loss="binary_cross_entropy", l2=alpha),
@@ -360,14 +349,18 @@ def input_gradient(student, ctx):
 
 
 @check("q3", points=1)
-def your_saliency(student, ctx):  # noqa: ARG001 - a check of the notebook's values
+def your_saliency(student, ctx):
+    # The student's own input_gradient on their own digit: a shared or made-up saliency
+    # fails, a mistake in input_gradient (judged above) does not fail twice.
     net, digit, label = ctx.data
-    expected = _input_gradient(net, digit[None, :], np.array([label]), "softmax_cross_entropy")
+    out = yield student.input_gradient(Net.from_mlp(net), digit[None, :], np.array([label]),
+                                       "softmax_cross_entropy")
+    own = array(out.value, "input_gradient on your digit", (1, 64))
     got = array(ctx.value("my_saliency"), "my_saliency", (1, 64))
-    expect(close(got, expected),
-           "my_saliency is not ∂E/∂x of your digit (the digit of your STUDENT_ID, with its "
-           "label as the target, the network digits_net and the softmax cross-entropy).")
+    expect(close(got, own, rtol=1e-9, atol=1e-12),
+           "my_saliency is not what your input_gradient gives for your digit (the digit of "
+           "your STUDENT_ID, with its label as the target, digits_net and the softmax "
+           "cross-entropy).")
     pixel = ctx.value("my_pixel")
-    expect(isinstance(pixel, int) and pixel == int(np.argmax(np.abs(expected))),
-           "my_pixel should be the index of the largest |∂E/∂x_j| of your digit.")
-
+    expect(isinstance(pixel, int) and pixel == int(np.argmax(np.abs(got))),
+           "my_pixel should be the index of the largest |∂E/∂x_j| of my_saliency.")

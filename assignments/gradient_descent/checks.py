@@ -220,25 +220,19 @@ def divergence_shown(student, ctx):  # noqa: ARG001
 
 # --- question 3 -----------------------------------------------------------------------------
 
-def early_stopping(net, X_train, y_train, X_val, y_val, learning_rate, batch_size,
-                   max_epochs, patience):
-    """The reference: what the question specifies, with the parameters after every epoch."""
-    loss = net.loss(X_val, y_val, "softmax_cross_entropy")
-    val_losses = [loss]
+def trajectory(net, X_train, y_train, X_val, y_val, learning_rate, batch_size, max_epochs,
+               patience):  # noqa: ARG001 - the arguments of train_with_early_stopping
+    """The reference: every epoch up to ``max_epochs``, with its validation loss and the
+    parameters after it (index 0: before training). Early stopping reads a prefix of it."""
+    val_losses = [net.loss(X_val, y_val, "softmax_cross_entropy")]
     parameters = [([W.copy() for W in net.weights], [b.copy() for b in net.biases])]
-    best_loss, best_epoch = loss, 0
     for epoch in range(1, max_epochs + 1):
         train(net, X_train, y_train, loss="softmax_cross_entropy",
               optimizer=GradientDescent(learning_rate), epochs=1, batch_size=batch_size,
               seed=epoch)
-        loss = net.loss(X_val, y_val, "softmax_cross_entropy")
-        val_losses.append(loss)
+        val_losses.append(net.loss(X_val, y_val, "softmax_cross_entropy"))
         parameters.append(([W.copy() for W in net.weights], [b.copy() for b in net.biases]))
-        if loss < best_loss:
-            best_loss, best_epoch = loss, epoch
-        elif epoch - best_epoch >= patience:
-            break
-    return best_epoch, val_losses, parameters
+    return val_losses, parameters
 
 
 def stopping_rule(val_losses: list[float], patience: int, max_epochs: int) -> tuple[int, int]:
@@ -267,7 +261,7 @@ class Run:
                                  *self.settings)
 
     def reference(self):
-        return early_stopping(self.spec.python(), *self.data, *self.settings)
+        return trajectory(self.spec.python(), *self.data, *self.settings)
 
     def result(self, outcome) -> tuple[int, list[float]]:
         value = outcome.value
@@ -283,7 +277,7 @@ def validation_losses(student, ctx):
     run = Run(ctx)
     out = yield run.call(student)
     _, got = run.result(out)
-    _, expected, _ = run.reference()
+    expected, _ = run.reference()
     n = min(len(got), len(expected))
     expect(n > 0 and close(got[:n], expected[:n]),
            "val_losses should hold net.loss(X_val, y_val, 'softmax_cross_entropy') before "
@@ -316,7 +310,7 @@ def best_parameters_restored(student, ctx):
     run = Run(ctx)
     out = yield run.call(student)
     best_epoch, got = run.result(out)
-    _, _, parameters = run.reference()
+    _, parameters = run.reference()
     net = out.args_after[0] if out.args_after else None
     expect(isinstance(net, dict) and "weights" in net,
            "train_with_early_stopping must train the network it is given, in place.")
@@ -335,16 +329,28 @@ def best_parameters_restored(student, ctx):
 
 
 @check("q3", points=1)
-def your_run(student, ctx):  # noqa: ARG001
+def your_run(student, ctx):
+    # The student's own function on their own split: shared or made-up numbers fail, a
+    # mistake in the function (judged above) does not fail twice.
     _, split = ctx.data
-    net = MLP([64, 32, 10], activation="tanh", output_activation="softmax", seed=0)
-    best_epoch, _, parameters = early_stopping(
-        net, split.X_train, split.y_train, split.X_val, split.y_val, 1.0, 32, 30, 3)
-    net.weights, net.biases = parameters[best_epoch]
+    spec = Net.from_mlp(MLP([64, 32, 10], activation="tanh", output_activation="softmax",
+                            seed=0))
+    out = yield student.with_args(
+        "train_with_early_stopping", spec, split.X_train, split.y_train, split.X_val,
+        split.y_val, 1.0, 32, 30, 3)
+    best_epoch, val_losses = out.value if isinstance(out.value, (tuple, list)) and len(
+        out.value) == 2 else (None, None)
+    expect(best_epoch is not None, "train_with_early_stopping must return best_epoch, "
+                                   "val_losses")
+    expect(ctx.value("my_best_epoch") == best_epoch and close(
+        ctx.value("my_val_losses"), val_losses, rtol=1e-9),
+        "my_best_epoch and my_val_losses are not what your train_with_early_stopping gives on "
+        "your split with the settings of the question.")
+    trained = out.args_after[0] if out.args_after else None
+    expect(isinstance(trained, dict), "train_with_early_stopping must train my_net in place")
+    net = MLP([64, 32, 10], activation="tanh", output_activation="softmax")
+    net.weights, net.biases = trained["weights"], trained["biases"]
     accuracy = float(np.mean(net.predict(split.X_test) == split.y_test))
-    expect(ctx.value("my_best_epoch") == best_epoch,
-           "my_best_epoch is not what early stopping gives on your split with the settings "
-           "of the question.")
     expect(np.isclose(number(ctx, "my_test_accuracy"), accuracy),
-           "my_test_accuracy should be the test accuracy of my_net after early stopping "
-           "restored its best parameters.")
+           "my_test_accuracy should be the share of the test digits that my_net classifies "
+           "correctly after training.")

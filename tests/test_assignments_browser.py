@@ -1,0 +1,160 @@
+"""Students can type their answers: every student notebook, in JupyterLab, in a real browser.
+
+JupyterLab runs from the project's environment; Debian's Chromium, driven by Playwright,
+opens each student notebook, types a marker into every answer cell, saves, reloads the
+page, and finds each marker again, in the page and in the saved file. A locked cell (the
+set-up cell) must refuse the same typing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+import build_assignments  # noqa: E402
+import offline_browser  # noqa: E402
+
+import test_assignments  # noqa: E402
+from test_assignments import ASSIGNMENTS  # noqa: E402
+
+pytestmark = [pytest.mark.book, pytest.mark.xdist_group("assignments")]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    """The session's build of every assignment (shared with tests/test_assignments.py)."""
+    return test_assignments.build_once(tmp_path_factory)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def lab(built, tmp_path_factory):
+    """JupyterLab serving a folder with every student notebook; yields (url, folder)."""
+    folder = tmp_path_factory.mktemp("lab")
+    for name in ASSIGNMENTS:
+        shutil.copy(build_assignments.student_notebook(name, built), folder / f"{name}.ipynb")
+    # Every cell in the page (no windowing), so that cell n of the file is cell n on screen.
+    settings = folder / ".jupyter" / "lab" / "user-settings" / "@jupyterlab" / "notebook-extension"
+    settings.mkdir(parents=True)
+    (settings / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
+    port = free_port()
+    bin_dir = Path(sys.executable).parent
+    command = [str(bin_dir / "jupyter"), "lab", "--no-browser", f"--port={port}",
+               "--ServerApp.ip=127.0.0.1", "--IdentityProvider.token=", "--ServerApp.password=",
+               "--ServerApp.disable_check_xsrf=True", f"--ServerApp.root_dir={folder}",
+               "--LabApp.news_url=None", "--LabApp.check_for_updates_class="
+               "jupyterlab.NeverCheckForUpdate"]
+    if os.geteuid() == 0:
+        command.append("--allow-root")
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}",
+           "JUPYTER_CONFIG_DIR": str(folder / ".jupyter")}
+    log = open(folder / "lab.log", "w")  # noqa: SIM115 - closed below
+    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env,
+                              cwd=folder)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(240):
+            try:
+                urllib.request.urlopen(f"{url}/api/status", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("JupyterLab did not start: " + (folder / "lab.log").read_text()[-2000:])
+        yield url, folder
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(offline_browser.CHROMIUM).exists():
+        subprocess.run(["bash", str(ROOT / "tools" / "install_browser_test_deps.sh")],
+                       check=False)
+    if not Path(offline_browser.CHROMIUM).exists():
+        pytest.fail("Chromium missing: run tools/install_browser_test_deps.sh")
+    with offline_browser.chromium() as chromium:
+        yield chromium
+
+
+def answer_cells(path: Path) -> list[int]:
+    nb = nbformat.read(path, as_version=4)
+    return [i for i, cell in enumerate(nb.cells) if "answer" in cell.metadata.get("bpbook", {})]
+
+
+def open_notebook(browser, url: str, name: str):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{url}/lab/tree/{name}.ipynb")
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
+    page.wait_for_timeout(1500)  # the kernel starts; dialogs would appear now
+    return page
+
+
+def type_into(page, index: int, text: str, markdown: bool) -> None:
+    cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
+    cell.scroll_into_view_if_needed()
+    if markdown:
+        cell.dblclick()
+    editor = cell.locator(".cm-content")
+    editor.click()
+    page.keyboard.press("Control+End")
+    page.keyboard.type(text)
+    page.keyboard.press("Escape")
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_every_answer_cell_takes_typing_that_survives_save_and_reload(lab, browser, name):
+    url, folder = lab
+    path = folder / f"{name}.ipynb"
+    answers = answer_cells(path)
+    assert answers, "the notebook marks no answer cell"
+    page = open_notebook(browser, url, name)
+    try:
+        cells = nbformat.read(path, as_version=4).cells
+        setup = next(i for i, c in enumerate(cells) if "otter.Notebook(" in c.source)
+        for index in answers:
+            markdown = cells[index].cell_type == "markdown"
+            marker = f"typed by the browser test in cell {index}"
+            type_into(page, index, ("\n" if markdown else "\n# ") + marker, markdown)
+        # The set-up cell is locked: its editor does not take the text.
+        locked = page.locator(".jp-Notebook .jp-Cell").nth(setup)
+        locked.scroll_into_view_if_needed()
+        locked.locator(".jp-InputArea").click()
+        page.keyboard.type("SHOULD NOT BE SAVED")
+        page.keyboard.press("Escape")
+        page.keyboard.press("Control+s")
+        page.wait_for_timeout(2500)
+        page.reload()
+        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
+        page.wait_for_timeout(1500)
+        shown = page.locator(".jp-Notebook").inner_text()
+    finally:
+        page.close()
+    saved = json.loads(path.read_text())
+    for index in answers:
+        marker = f"typed by the browser test in cell {index}"
+        assert marker in "".join(saved["cells"][index]["source"]), (name, index)
+        assert marker in shown, (name, index)
+    assert "SHOULD NOT BE SAVED" not in path.read_text()
