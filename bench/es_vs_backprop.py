@@ -19,9 +19,11 @@ Two families of models:
   growing widths h, target loss 0.3. Gradient descent against the (1+1) hill climber
   with the 1/5 rule and ES with centred ranks, M = 20.
 
-For each family the script fits the slope of log(median evaluation ratio) against log(n)
-by least squares, over the sizes where all five runs of both methods reached the target,
-and prints which sizes (if any) were left out and why. Wall-clock seconds are printed
+A chosen setting on the edge of its grid is marked "(edge)" (for gradient descent, "*"):
+the grid should then be widened. For each family the script fits the slope of
+log(median evaluation ratio) against log(n) by least squares, over the sizes where all
+five runs of both methods reached the target, and prints which sizes (if any) were left
+out and why. Wall-clock seconds are printed
 too, as one run's values on this machine: they depend on the machine, its load and the
 implementation (at small n mostly the fixed cost per Python call), not only on the work.
 
@@ -114,9 +116,10 @@ METHODS: dict[str, dict[str, tuple[list, Callable[[Problem], Callable[..., Strat
                                        seed=seed)),
     },
     "digits": {
-        "hill climber": ([0.01, 0.03, 0.1, 0.3], lambda p: lambda sigma, seed:
+        "hill climber": ([0.003, 0.01, 0.03, 0.1, 0.3], lambda p: lambda sigma, seed:
                          HillClimber(p.start(seed), sigma, adapt_sigma=True, seed=seed)),
-        "ES (ranks)": ([(s, eta) for s in (0.05, 0.1, 0.2) for eta in (0.05, 0.1, 0.2, 0.4)],
+        "ES (ranks)": ([(s, eta) for s in (0.05, 0.1, 0.2, 0.4)
+                        for eta in (0.05, 0.1, 0.2, 0.4)],
                        lambda p: lambda setting, seed: EvolutionStrategy(
                            p.start(seed), setting[0], 20, setting[1], seed=seed)),
     },
@@ -141,6 +144,15 @@ def seconds(runs: list[Run]) -> float:
     return float(np.median([run.seconds[-1] for run in runs]))
 
 
+def on_edge(grid: list, best: object) -> bool:
+    """Whether a component of the chosen setting lies on the edge of its grid."""
+    values = np.array([np.atleast_1d(g) for g in grid], dtype=float)
+    chosen = np.atleast_1d(best).astype(float)
+    return any(len(np.unique(values[:, j])) > 1
+               and chosen[j] in (values[:, j].min(), values[:, j].max())
+               for j in range(values.shape[1]))
+
+
 def run_family(family: str, problems: list[Problem]) -> None:
     print(f"\n{family}: evaluations to the target, median (range) of seeds {SEEDS}; "
           f"a gradient counts {GRADIENT_COST}")
@@ -158,7 +170,8 @@ def run_family(family: str, problems: list[Problem]) -> None:
         gd_runs = [descend(p.f, p.start(s), gd_tuning.best, p.budget, target=p.target)[0]
                    for s in SEEDS]
         gd = costs(gd_runs)
-        line = f"{n:>6}{gd_tuning.best:>9g}{text(gd):>20}"
+        edge = "*" if on_edge(list(GD_RATES[family]), gd_tuning.best) else ""
+        line = f"{n:>6}{gd_tuning.best:>8g}{edge:1}{text(gd):>20}"
         times = f"{n:>6}  GD {1e3 * seconds(gd_runs):8.1f} ms"
         for name, (grid, maker) in methods.items():
             make = maker(p)
@@ -170,6 +183,7 @@ def run_family(family: str, problems: list[Problem]) -> None:
             ratio = float(np.median(evo) / np.median(gd)) if complete else float("inf")
             ratios[name].append((n, ratio, complete))
             setting = ", ".join(f"{v:g}" for v in np.atleast_1d(tuning.best))
+            setting += " (edge)" if on_edge(grid, tuning.best) else ""
             line += f"{setting:>26}{text(evo):>26}{ratio:>7.1f}"
             times += f"   {name} {1e3 * seconds(runs):9.1f} ms"
         print(line, flush=True)
