@@ -27,8 +27,8 @@ out and why. Wall-clock seconds are printed
 too, as one run's values on this machine: they depend on the machine, its load and the
 implementation (at small n mostly the fixed cost per Python call), not only on the work.
 
-Run: ``.venv/bin/python bench/es_vs_backprop.py`` (about ten minutes of CPU on one core;
-``--quick`` runs the smaller half of each family).
+Run: ``.venv/bin/python bench/es_vs_backprop.py`` (about two minutes of CPU on one core,
+more wall time on a busy machine; ``--quick`` runs the smaller half of each family).
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ METHODS: dict[str, dict[str, tuple[list, Callable[[Problem], Callable[..., Strat
         "hill climber": ([0.003, 0.01, 0.03, 0.1, 0.3], lambda p: lambda sigma, seed:
                          HillClimber(p.start(seed), sigma, adapt_sigma=True, seed=seed)),
         "ES (ranks)": ([(s, eta) for s in (0.05, 0.1, 0.2, 0.4)
-                        for eta in (0.05, 0.1, 0.2, 0.4)],
+                        for eta in (0.025, 0.05, 0.1, 0.2, 0.4)],
                        lambda p: lambda setting, seed: EvolutionStrategy(
                            p.start(seed), setting[0], 20, setting[1], seed=seed)),
     },
