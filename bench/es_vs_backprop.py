@@ -118,8 +118,8 @@ METHODS: dict[str, dict[str, tuple[list, Callable[[Problem], Callable[..., Strat
     "digits": {
         "hill climber": ([0.003, 0.01, 0.03, 0.1, 0.3], lambda p: lambda sigma, seed:
                          HillClimber(p.start(seed), sigma, adapt_sigma=True, seed=seed)),
-        "ES (ranks)": ([(s, eta) for s in (0.05, 0.1, 0.2, 0.4)
-                        for eta in (0.025, 0.05, 0.1, 0.2, 0.4)],
+        "ES (ranks)": ([(s, eta) for s in (0.025, 0.05, 0.1, 0.2, 0.4)
+                        for eta in (0.0125, 0.025, 0.05, 0.1, 0.2, 0.4)],
                        lambda p: lambda setting, seed: EvolutionStrategy(
                            p.start(seed), setting[0], 20, setting[1], seed=seed)),
     },
