@@ -349,13 +349,25 @@ class NotebookWriter:
         return self.cells
 
     def walk_blocks(self, parent: nodes.Element, level: int) -> None:
+        folded = False  # a solution's folded heading hides what follows, up to a heading
         for child in parent.children:
+            name = type(child).__name__
+            if folded and not (isinstance(child, nodes.section) or name in EXERCISE_NODES
+                               or name in SOLUTION_NODES or not child.astext().strip()):
+                # Prose after a solution would be folded away with it: a heading ends the fold.
+                title = parent.next_node(nodes.title)
+                text = self.inline_children(title) if title is not None else ""
+                self.markdown("#" * min(level + 1, 6) + f" {text} (continued)")
+                folded = False
             if isinstance(child, nodes.section):
                 self.section(child, level + 1)
             elif is_code_cell(child):
                 self.code_cell(child)
-            elif type(child).__name__ in SOLUTION_NODES:
-                self.solution(child)
+            elif name in SOLUTION_NODES:
+                self.solution(child, level + 2)
+                folded = True
+            elif name in EXERCISE_NODES:
+                self.exercise(child, level + 1)
             else:
                 self.markdown(self.block(child))
 
@@ -401,20 +413,37 @@ class NotebookWriter:
         text = self.inline_children(caption) if caption is not None else ""
         return self.anchors(figure) + label + text
 
-    def solution(self, node: nodes.Element) -> None:
-        """A folded ``<details>`` block; its code is a listing, not a runnable cell."""
+    def exercise(self, node: nodes.Element, level: int) -> None:
+        """An exercise under its own heading (which ends the fold of the solution before)."""
+        heading = "#" * min(level, 6) + " " + self.anchors(node) + self.exercise_title(node)
+        content = nodes.Element()
+        content.children = [c for c in node.children if not isinstance(c, nodes.title)]
+        self.markdown(heading)
+        self.markdown(self.blocks(content))
+
+    def solution(self, node: nodes.Element, level: int) -> None:
+        """A solution under a folded heading; its code is a listing, not a runnable cell.
+
+        JupyterLab folds every cell below a collapsed heading up to the next heading of
+        the same or a higher level (the next exercise's); *Run All* never sees the code.
+        """
+        first = node.next_node(is_code_cell)
+        if first is not None:
+            self.removed_cells_before(int(first["cell_index"]))
+        self.flush_markdown()
         title = node.next_node(nodes.title)
-        summary = self.inline_children(title) if title is not None else "Solution"
-        parts = []
-        for child in node.children:
-            if isinstance(child, nodes.title):
-                continue
-            parts.append(self.solution_part(child))
-        body = "\n\n".join(p for p in parts if p.strip())
-        self.markdown(
-            f"<details>\n<summary>{self.anchors(node)}<b>{summary}</b></summary>\n\n"
-            f"{body}\n\n</details>"
-        )
+        text = escape(title.astext().strip()) if title is not None else "Solution"
+        self.cells.append(nbformat.v4.new_markdown_cell(
+            "#" * min(level, 6) + " " + self.anchors(node) + text,
+            metadata={"jp-MarkdownHeadingCollapsed": True},
+        ))
+        parts = [self.solution_part(c) for c in node.children if not isinstance(c, nodes.title)]
+        solution_cells = sorted(int(c["cell_index"]) for c in node.findall(is_code_cell))
+        self.markdown("\n\n".join(p for p in parts if p.strip()))
+        self.flush_markdown()
+        if solution_cells:
+            # The cells of the chapter this listing shows (tests run them in place).
+            self.cells[-1].metadata["bpbook"] = {"solution_cells": solution_cells}
 
     def solution_part(self, node: nodes.Node) -> str:
         if is_code_cell(node):
