@@ -192,6 +192,25 @@ def test_perturbation_uses_n_plus_one_forward_passes(sizes, act, out, loss):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
 
 
+def test_nudges_reach_a_weight_matrix_stored_in_fortran_order():
+    # net.weights[0] = W.T (CS231n's W1 is our W^(1) transposed) stores a matrix in
+    # Fortran order, where W.reshape(-1) is a copy: a nudge of the copy changed nothing,
+    # so finite differences returned zeros and the re-test could not move the weights.
+    sizes = (3, 4, 2)
+    net = MLP(sizes, activation="tanh", seed=3)
+    net.weights[0] = np.asfortranarray(net.weights[0])
+    assert not net.weights[0].flags["C_CONTIGUOUS"]
+    X, Y = problem(sizes, "mse", m=6)
+    _, gw, gb = perturbation_gradients(net, X, Y)
+    _, gw_ref, gb_ref = net.gradients(X, Y)
+    for a, b in zip(gw + gb, gw_ref + gb_ref, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    before = net.weights[0].copy()
+    run = adjust_and_retest(net, X, Y, step=0.1, max_passes=2 * net.n_parameters + 1)
+    assert not np.array_equal(net.weights[0], before)
+    assert net.loss(X, Y) == run.losses[-1] < run.losses[0]
+
+
 def test_perturbation_restores_parameters():
     net = MLP((2, 3, 1), seed=0)
     before = [W.copy() for W in net.weights] + [b.copy() for b in net.biases]

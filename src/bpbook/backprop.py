@@ -444,15 +444,16 @@ def perturbation_gradients(
     def nudged(parameters: Sequence[Array]) -> list[Array]:
         grads = []
         for P in parameters:
-            grad = np.zeros_like(P)
-            flat, grad_flat = P.reshape(-1), grad.reshape(-1)  # views: writes reach P
-            for k in range(flat.size):
-                original = flat[k]
+            grad = np.zeros(P.shape)
+            # Index P itself, not P.reshape(-1): for a matrix stored in Fortran order
+            # (net.weights[0] = W.T) the reshape is a copy, and the nudge would miss P.
+            for index in np.ndindex(P.shape):
+                original = P[index]
                 try:
-                    flat[k] = original + h
-                    grad_flat[k] = (net.loss(X, Y, loss=loss, l2=l2) - E0) / h
+                    P[index] = original + h
+                    grad[index] = (net.loss(X, Y, loss=loss, l2=l2) - E0) / h
                 finally:
-                    flat[k] = original
+                    P[index] = original
             grads.append(grad)
         return grads
 
@@ -538,29 +539,29 @@ def adjust_and_retest(
     if shrink >= 1:
         raise ValueError(f"shrink must lie strictly between 0 and 1, got {shrink!r}")
 
-    def coordinates() -> Iterator[tuple[Array, int]]:
+    def coordinates() -> Iterator[tuple[Array, tuple[int, ...]]]:
         """Every parameter, output layer first: (the array, a position in it)."""
         for l in range(net.n_layers, 0, -1):
             for P in (net.weights[l - 1], net.biases[l - 1]):
-                for k in range(P.size):
-                    yield P.reshape(-1), k  # a view: writes reach the network
+                for index in np.ndindex(P.shape):
+                    yield P, index  # P is the network's own array
 
     E = net.loss(X, Y, loss, l2)
     record, accepted = [E], 0
     while len(record) < max_passes:
         kept_in_sweep = 0
-        for flat, k in coordinates():
-            original = flat[k]
+        for P, index in coordinates():
+            original = P[index]
             for move in (step, -step):
                 if len(record) == max_passes:
                     break
-                flat[k] = original + move
+                P[index] = original + move
                 E_new = net.loss(X, Y, loss, l2)  # re-test the output
                 if E_new < E:
                     E, kept_in_sweep = E_new, kept_in_sweep + 1
                     record.append(E)
                     break
-                flat[k] = original  # undo
+                P[index] = original  # undo
                 record.append(E)
             if len(record) == max_passes:
                 break

@@ -64,7 +64,8 @@ def numerical_partials(
 ) -> Array:
     """Partial derivatives of a scalar function at chosen entries, by central differences.
 
-    Entry ``x.flat[k]`` for each ``k`` in ``indices`` is nudged *in place* by ``±h``,
+    Entry ``x.flat[k]`` for each ``k`` in ``indices`` (the position in ``x.ravel()``,
+    whatever the memory layout of ``x``) is nudged *in place* by ``±h``,
     ``f(x)`` evaluated, and the entry restored: ``2 len(indices)`` evaluations of ``f``.
     ``f`` may read ``x`` through a closure (for instance a network's weight matrix) as
     well as through its argument. ``x`` is unchanged on return, even if ``f`` raises.
@@ -93,23 +94,23 @@ def numerical_partials(
     """
     _check_point(f, x)
     h = _check_step(h)
-    flat = x.reshape(-1)  # a view (x is contiguous or reshaped in place), so writes reach x
-    if flat.size and not np.shares_memory(flat, x):
-        raise ValueError("x must be a contiguous array, so that nudging x.ravel() nudges x")
     positions = [int(k) for k in indices]
     for k in positions:
-        if not -flat.size <= k < flat.size:
-            raise IndexError(f"index {k} is out of range for x of size {flat.size}")
+        if not -x.size <= k < x.size:
+            raise IndexError(f"index {k} is out of range for x of size {x.size}")
     partials = np.empty(len(positions))
     for i, k in enumerate(positions):
-        original = flat[k]
+        # Index x itself, not x.reshape(-1): for an array in Fortran order or a strided
+        # view, the reshape is a copy, and a nudge of the copy would not reach x.
+        entry = np.unravel_index(k % x.size, x.shape)
+        original = x[entry]
         try:
-            flat[k] = original + h
+            x[entry] = original + h
             f_plus = float(f(x))
-            flat[k] = original - h
+            x[entry] = original - h
             f_minus = float(f(x))
         finally:
-            flat[k] = original
+            x[entry] = original
         partials[i] = (f_plus - f_minus) / (2.0 * h)
     return partials
 
