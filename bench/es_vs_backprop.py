@@ -20,15 +20,18 @@ Two families of models:
   with the 1/5 rule and ES with centred ranks, M = 20.
 
 A chosen setting on the edge of its grid is marked "(edge)" (for gradient descent, "*"):
-the grid should then be widened. For each family the script fits the slope of
-log(median evaluation ratio) against log(n) by least squares, over the sizes where all
-five runs of both methods reached the target, and prints which sizes (if any) were left
-out and why. Wall-clock seconds are printed
+the grid should then be widened, except along one ridge: a rank-shaped ES step has a
+length of about eta * sqrt(n / 12M) / sigma whatever the gradient, so settings with the
+same eta / sigma cost about the same, and the choice among them can drift to an edge.
+For each family the script fits the slope of log(median evaluation ratio) against log(n)
+by least squares, over the sizes where all five runs of both methods reached the target,
+and prints which sizes (if any) were left out and why. Wall-clock seconds are printed
 too, as one run's values on this machine: they depend on the machine, its load and the
 implementation (at small n mostly the fixed cost per Python call), not only on the work.
 
-Run: ``.venv/bin/python bench/es_vs_backprop.py`` (about two minutes of CPU on one core,
-more wall time on a busy machine; ``--quick`` runs the smaller half of each family).
+Run: ``.venv/bin/python bench/es_vs_backprop.py`` (about three minutes of CPU on one
+core, more wall time on a busy machine; ``--quick`` runs the smaller half of each
+family).
 """
 
 from __future__ import annotations
