@@ -839,10 +839,10 @@ class EvolutionStrategy(Strategy):
         probes around θ with a loss below ``e``), and its length does not shrink with
         the gradient.
     optimizer : {"sgd", "adam"}
-        How the estimate becomes a step: ``"sgd"`` is ``θ ← θ − η ĝ``; ``"adam"`` keeps
-        running means ``v_t`` of ĝ and ``s_t`` of ĝ² (decay rates β1, β2) and steps by
-        ``η v̂_t / (√ŝ_t + τ)`` with the bias corrections ``v̂_t = v_t/(1 − β1^t)``,
-        ``ŝ_t = s_t/(1 − β2^t)``.
+        How the estimate ĝ becomes a step: ``"sgd"`` is ``θ ← θ − η ĝ``; ``"adam"`` keeps
+        running means of ĝ and of ĝ² (the Notation page's mean of the gradients and
+        ``s_t``, decay rates β1, β2) and steps by ``η · mean/(√s + τ)``, each mean
+        divided by ``1 − β^t`` to correct its start at zero.
     beta1, beta2 : float, in [0, 1)
         Adam's decay rates β1, β2.
     eps : float, > 0
@@ -903,7 +903,7 @@ class EvolutionStrategy(Strategy):
         self.eps = check_positive(eps, "eps")
         self._theta = self._x0.copy()
         self._epsilons: Array | None = None
-        self._v = np.zeros(self.n)
+        self._mean = np.zeros(self.n)
         self._s = np.zeros(self.n)
         self.last_gradient: Array | None = None
 
@@ -940,11 +940,11 @@ class EvolutionStrategy(Strategy):
             self._theta = self._theta - self.learning_rate * g
             return
         t = self.generation + 1
-        self._v = self.beta1 * self._v + (1 - self.beta1) * g
+        self._mean = self.beta1 * self._mean + (1 - self.beta1) * g
         self._s = self.beta2 * self._s + (1 - self.beta2) * g**2
-        v_hat = self._v / (1 - self.beta1**t)
+        mean_hat = self._mean / (1 - self.beta1**t)
         s_hat = self._s / (1 - self.beta2**t)
-        self._theta = self._theta - self.learning_rate * v_hat / (np.sqrt(s_hat) + self.eps)
+        self._theta = self._theta - self.learning_rate * mean_hat / (np.sqrt(s_hat) + self.eps)
 
 
 class CMAES(Strategy):
