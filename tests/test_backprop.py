@@ -192,14 +192,15 @@ def test_perturbation_uses_n_plus_one_forward_passes(sizes, act, out, loss):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
 
 
-def test_nudges_reach_a_weight_matrix_stored_in_fortran_order():
-    # net.weights[0] = W.T (CS231n's W1 is our W^(1) transposed) stores a matrix in
-    # Fortran order, where W.reshape(-1) is a copy: a nudge of the copy changed nothing,
-    # so finite differences returned zeros and the re-test could not move the weights.
+def test_nudges_reach_a_weight_matrix_assigned_in_fortran_order():
+    # net.weights[0] = W.T (CS231n's W1 is our W^(1) transposed) hands over a matrix in
+    # Fortran order, where W.reshape(-1) is a copy: a nudge of such a copy changes
+    # nothing, so finite differences returned zeros and the re-test could not move the
+    # weights. The network now stores every assigned matrix in C order.
     sizes = (3, 4, 2)
     net = MLP(sizes, activation="tanh", seed=3)
     net.weights[0] = np.asfortranarray(net.weights[0])
-    assert not net.weights[0].flags["C_CONTIGUOUS"]
+    assert net.weights[0].flags["C_CONTIGUOUS"]
     X, Y = problem(sizes, "mse", m=6)
     _, gw, gb = perturbation_gradients(net, X, Y)
     _, gw_ref, gb_ref = net.gradients(X, Y)

@@ -129,11 +129,21 @@ def test_bad_arguments_are_named(make, match):
 
 
 def _body(function) -> list[str]:
-    """The code lines of a method after its docstring, dedented, comments kept."""
+    """The code lines of a method after its docstring, dedented, comments kept; a
+    statement continued over several lines (inside brackets) counts as one line."""
     source = textwrap.dedent(inspect.getsource(function))
     node = ast.parse(source).body[0]
     start = node.body[1].lineno - 1  # the first statement after the docstring
-    return [line.strip() for line in source.splitlines()[start:] if line.strip()]
+    lines, pending = [], ""
+    for line in source.splitlines()[start:]:
+        if not line.strip():
+            continue
+        pending = f"{pending} {line.strip()}" if pending else line.strip()
+        code = pending.split("#")[0] if not pending.startswith("#") else ""
+        if code.count("(") + code.count("[") == code.count(")") + code.count("]"):
+            lines.append(pending.replace("( ", "(").replace(" )", ")"))
+            pending = ""
+    return lines
 
 
 def test_staged_backprop_mirrors_mlp_gradients_line_for_line():

@@ -69,8 +69,9 @@ class Parameters(Sequence[Array]):
                 f"{label} must have shape {self._shapes[index]}, got {array.shape}"
             )
         check_finite(array, label)
-        # Copy, so later changes to the caller's array do not leak into the network.
-        return np.array(array, dtype=np.float64, copy=True)
+        # A C-ordered copy: later changes to the caller's array do not leak in, and
+        # code that flattens a matrix in place (perturbing one weight) sees its rows.
+        return np.array(array, dtype=np.float64, order="C", copy=True)
 
     def __getitem__(self, index):  # type: ignore[override]
         return self._arrays[index]
@@ -239,16 +240,20 @@ class MLP:
         Returns
         -------
         ForwardPass
-            ``zs`` (L arrays; ``zs[l-1]`` is ``Z^(l)``, shape ``(m, n_l)``) and
-            ``activations`` (L + 1 arrays; ``activations[l]`` is ``A^(l)``, the first ``X``).
+            ``zs``: L arrays, ``zs[l-1]`` is ``Z^(l)``, shape ``(m, n_l)``;
+            ``activations``: L + 1 arrays, ``activations[l]`` is ``A^(l)``
+            (``activations[0]`` is ``X``).
         """
         A = self.check_inputs(X)
         L = self.n_layers
         zs, acts = [], [A]
         for l in range(1, L + 1):
             Z = A @ self.weights[l - 1].T
-            Z += self.biases[l - 1]  # in place: one array per layer, not two
-            A = self.apply_output_activation(Z) if l == L else self.activation.function(Z)
+            Z += self.biases[l - 1]  # in place: one new array, not two
+            if l == L:
+                A = self.apply_output_activation(Z)
+            else:
+                A = self.activation.function(Z)
             zs.append(Z)
             acts.append(A)
         return ForwardPass(zs, acts)
@@ -294,11 +299,11 @@ class MLP:
     def gradients(
         self, X: ArrayLike, Y: ArrayLike, loss: str = "mse", l2: float = 0.0
     ) -> tuple[float, list[Array], list[Array]]:
-        """Loss and its gradient with respect to every weight and bias, by backpropagation.
+        """The loss and its gradient for every weight and bias, by backpropagation.
 
-        One forward pass stores every ``Z`` and ``A``; one backward pass computes the
-        deltas from the output layer down, by the delta recursion, for the whole minibatch
-        at once (a matrix per layer, no loop over examples).
+        One forward pass stores every ``Z`` and ``A``; one backward pass computes
+        the deltas from the output layer down, by the delta recursion, for the
+        whole minibatch at once (a matrix per layer, no loop over examples).
 
         Parameters
         ----------
@@ -306,35 +311,38 @@ class MLP:
         Y : array_like, shape (m, K), or (m,) labels for "softmax_cross_entropy"
         loss : {"mse", "binary_cross_entropy", "softmax_cross_entropy"}
         l2 : float, >= 0
-            Strength α of the penalty ``(α/2) Σ_l ‖W^(l)‖²`` added to the mean loss
-            (biases are not penalised). It does not depend on ``m``, so the gradient of a
-            minibatch estimates the gradient of the same objective at every batch size.
+            Strength α of the penalty ``(α/2) Σ_l ‖W^(l)‖²`` added to the mean
+            loss (biases are not penalised). It does not depend on ``m``, so a
+            minibatch gradient estimates the gradient of one objective at every
+            batch size.
 
         Returns
         -------
         loss_value : float
         grad_weights : list of ndarray
-            ``grad_weights[l-1]`` is ``∂E/∂W^(l)``, shaped like ``weights[l-1]``.
+            ``grad_weights[l-1]`` is ``∂E/∂W^(l)``, shaped like ``W^(l)``.
         grad_biases : list of ndarray
-            ``grad_biases[l-1]`` is ``∂E/∂b^(l)``, shaped like ``biases[l-1]``.
+            ``grad_biases[l-1]`` is ``∂E/∂b^(l)``, shaped like ``b^(l)``.
         """
         X, Y, l2 = self.check_data(X, Y, loss, l2)
         L = self.n_layers
         zs, acts = self.forward_pass(X)
-        # BP1: the loss and δ^(L) = ∂E/∂Z^(L), which already carries the 1/m of the mean.
-        E, delta = losses.loss_and_output_delta(loss, zs[-1], acts[-1], Y, self.output_activation)
+        # BP1: the loss and δ^(L) = ∂E/∂Z^(L), already divided by m.
+        E, delta = losses.loss_and_output_delta(
+            loss, zs[-1], acts[-1], Y, self.output_activation
+        )
         E += losses.l2_penalty(self.weights, l2)
         grad_w: list[Array] = [np.empty(0)] * L
         grad_b: list[Array] = [np.empty(0)] * L
         for l in range(L, 0, -1):
-            # Here delta is δ^(l); W^(l) is weights[l-1] and A^(l-1) is acts[l-1].
+            # delta is δ^(l); W^(l) is weights[l-1]; A^(l-1) is acts[l-1].
             grad_w[l - 1] = delta.T @ acts[l - 1]  # BP4
             if l2:
                 grad_w[l - 1] += l2 * self.weights[l - 1]
             grad_b[l - 1] = delta.sum(axis=0)  # BP3
             if l > 1:
-                # BP2: back through W^(l), then ⊙ g'(Z^(l-1)), which the activation computes
-                # from A^(l-1) = g(Z^(l-1)) that the forward pass kept (σ' = a(1 − a)).
+                # BP2: back through W^(l), then ⊙ g'(Z^(l-1)), computed from
+                # the kept A^(l-1) = g(Z^(l-1)) (for the sigmoid, a(1 − a)).
                 delta = delta @ self.weights[l - 1]
                 delta *= self.activation.derivative_from_output(acts[l - 1])
         return E, grad_w, grad_b

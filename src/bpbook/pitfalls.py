@@ -70,13 +70,13 @@ class StagedBackprop(MLP):
         L = self.n_layers
         passed = self.forward_pass(X)
         zs, acts = passed
-        # BP1: the loss and δ^(L) = ∂E/∂Z^(L), which already carries the 1/m of the mean.
+        # BP1: the loss and δ^(L) = ∂E/∂Z^(L), already divided by m.
         E, delta = self.output_delta(loss, zs[-1], acts[-1], Y)
         E += losses.l2_penalty(self.weights, l2)
         grad_w: list[Array] = [np.empty(0)] * L
         grad_b: list[Array] = [np.empty(0)] * L
         for l in range(L, 0, -1):
-            # Here delta is δ^(l); W^(l) is weights[l-1] and A^(l-1) is acts[l-1].
+            # delta is δ^(l); W^(l) is weights[l-1]; A^(l-1) is acts[l-1].
             grad_w[l - 1] = delta.T @ acts[l - 1]  # BP4
             if l2:
                 grad_w[l - 1] += l2 * self.weights[l - 1]
