@@ -182,11 +182,11 @@ def softmax_jacobian(z: ArrayLike) -> Array:
 
 
 def softmax_backward(p: ArrayLike, grad_p: ArrayLike) -> Array:
-    """Vector-Jacobian product of the softmax: ``∂E/∂z`` from ``g = ∂E/∂p``.
+    """Vector-Jacobian product of the softmax: ``∂E/∂z`` from ``p̄ = ∂E/∂p``.
 
-    The chain rule through ``p = softmax(z)`` is ``∂E/∂z = Jᵀ g``, row by
+    The chain rule through ``p = softmax(z)`` is ``∂E/∂z = Jᵀ p̄``, row by
     row, with ``J = diag(p) − p pᵀ`` (symmetric, see :func:`softmax_jacobian`):
-    ``Jᵀ g = p ⊙ g − p (pᵀ g) = p ⊙ (g − (g · p))``. That is one dot product
+    ``Jᵀ p̄ = p ⊙ p̄ − p (pᵀ p̄) = p ⊙ (p̄ − (p̄ · p))``. That is one dot product
     and one elementwise product, ``O(K)`` work per example, where forming
     ``J`` and multiplying by it costs ``O(K²)``.
 

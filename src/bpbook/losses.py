@@ -404,7 +404,8 @@ def loss_and_output_delta(
     with ``J_i = diag(p_i) − p_i p_iᵀ``. For sigmoid + binary cross-entropy
     and softmax + categorical cross-entropy the activation's derivative
     cancels, leaving ``δ_i = a_i − y_i``: each output activation is the
-    *canonical link* of its likelihood, which is why those pairs go together.
+    inverse of the *canonical link* of its likelihood, which is why those
+    pairs go together.
     """
     check_loss_and_output(loss, output_activation)
     m = Z.shape[0]
