@@ -1,19 +1,22 @@
 """Gradient descent and its relatives: optimisers, learning-rate schedules, the training
 loop, and minimisation of plain functions.
 
-Every optimiser changes the parameters ``θ`` using the gradient ``g_t = ∇E(θ_t)`` of the
-loss ``E`` (symbols as on the book's Notation page)::
+Every optimiser changes the parameters ``θ`` using the gradient ``∇E`` of the loss ``E``
+at the parameters it holds (symbols as on the book's Notation page; the code calls the
+gradient ``grad``)::
 
-    θ ← θ − η_t g_t                                   GradientDescent (plain)
-    v ← μ v − η_t g_t,   θ ← θ + v                    GradientDescent(momentum=μ)
-    v ← μ v − η_t g_t,   θ ← θ + μ v − η_t g_t        GradientDescent(momentum=μ, nesterov=True)
-    s ← β2 s + (1 − β2) g²,   θ ← θ − η_t g / (√s + τ)                      RMSProp
-    ḡ ← β1 ḡ + (1 − β1) g,   s ← β2 s + (1 − β2) g²,
-    θ ← θ − η_t (ḡ / (1 − β1^t)) / (√(s / (1 − β2^t)) + τ)                  Adam
+    θ ← θ − η_t ∇E                                    GradientDescent (plain)
+    v ← μ v − η_t ∇E,   θ ← θ + v                     GradientDescent(momentum=μ)
+    v ← μ v − η_t ∇E,   θ ← θ + μ v − η_t ∇E          GradientDescent(momentum=μ, nesterov=True)
+    s ← β2 s + (1 − β2) ∇E²,   θ ← θ − η_t ∇E / (√s + τ)                    RMSProp
+    mean ← β1 mean + (1 − β1) ∇E,   s ← β2 s + (1 − β2) ∇E²,
+    θ ← θ − η_t (mean / (1 − β1^t)) / (√(s / (1 − β2^t)) + τ)              Adam
 
-(squares, roots and divisions elementwise). The learning rate ``η_t`` is a number or a
-*schedule*, a function of the step index ``t`` (:class:`StepDecay`, :class:`CosineDecay`,
-:class:`InverseTimeDecay`, :class:`Warmup`, or any callable ``t -> η_t``).
+(squares, roots and divisions elementwise; ``mean`` and ``s`` are the running means of the
+gradients and of their squares, written ∇E with a bar over it and s_t in the book). The
+learning rate ``η_t`` is a number or a *schedule*, a function of the step index ``t``
+(:class:`StepDecay`, :class:`CosineDecay`, :class:`InverseTimeDecay`, :class:`Warmup`, or
+any callable ``t -> η_t``).
 
 :func:`train` applies an optimiser to a network, on the whole training set at once (full
 batch), one example at a time (stochastic) or on minibatches of a given size, in an order
@@ -321,10 +324,10 @@ class GradientDescent(Optimizer):
 
     Notes
     -----
-    With ``momentum = μ`` the update is ``v ← μ v − η g``, ``θ ← θ + v``, with the
+    With ``momentum = μ`` the update is ``v ← μ v − η ∇E``, ``θ ← θ + v``, with the
     velocity ``v`` starting at 0 (Polyak 1964). Unrolled, it is
-    ``θ_{t+1} = θ_t − η g_t + μ (θ_t − θ_{t−1})``: the previous step is repeated, shrunk
-    by μ, on top of the new one.
+    ``θ_{t+1} = θ_t − η ∇E(θ_t) + μ (θ_t − θ_{t−1})``: the previous step is repeated,
+    shrunk by μ, on top of the new one.
 
     Nesterov's method (Nesterov 1983; Sutskever et al. 2013) takes the gradient at the
     look-ahead point ``θ_t + μ v_t`` instead: ``v_{t+1} = μ v_t − η ∇E(θ_t + μ v_t)``,
@@ -360,15 +363,15 @@ class GradientDescent(Optimizer):
         self, params: list[Array], grads: list[Array], slots: list[list[Array]], eta: float
     ) -> None:
         mu = self.momentum
-        for p, g, state in zip(params, grads, slots, strict=True):
+        for p, grad, state in zip(params, grads, slots, strict=True):
             if mu == 0.0:
-                p -= eta * g
+                p -= eta * grad
                 continue
             (v,) = state
             v *= mu
-            v -= eta * g
+            v -= eta * grad
             if self.nesterov:
-                p += mu * v - eta * g
+                p += mu * v - eta * grad
             else:
                 p += v
 
@@ -376,12 +379,12 @@ class GradientDescent(Optimizer):
 class RMSProp(Optimizer):
     """RMSProp: gradient descent with every coordinate divided by its recent RMS gradient.
 
-    ``s ← β2 s + (1 − β2) g²``, ``θ ← θ − η g / (√s + τ)``, elementwise, with ``s``
+    ``s ← β2 s + (1 − β2) ∇E²``, ``θ ← θ − η ∇E / (√s + τ)``, elementwise, with ``s``
     starting at 0 (Tieleman & Hinton 2012, lecture 6.5 of *Neural Networks for Machine
     Learning*; ``τ`` added outside the root, as in PyTorch and Keras).
 
     It is a *diagonal preconditioner*: each coordinate gets its own learning rate
-    ``η / (√s_j + τ)``, large where gradients have been small and small where they have
+    ``η / (√s + τ)`` (elementwise), large where gradients have been small and small where they have
     been large. That repairs bad scaling along the coordinate axes, not along other
     directions.
 
@@ -408,20 +411,21 @@ class RMSProp(Optimizer):
     def _update(
         self, params: list[Array], grads: list[Array], slots: list[list[Array]], eta: float
     ) -> None:
-        for p, g, (s,) in zip(params, grads, slots, strict=True):
+        for p, grad, (s,) in zip(params, grads, slots, strict=True):
             s *= self.beta2
-            s += (1.0 - self.beta2) * g * g
-            p -= eta * g / (np.sqrt(s) + self.eps)
+            s += (1.0 - self.beta2) * grad * grad
+            p -= eta * grad / (np.sqrt(s) + self.eps)
 
 
 class Adam(Optimizer):
     """Adam: RMSProp's per-coordinate scaling applied to a running mean of the gradients.
 
-    With ``ḡ`` the running mean of gradients and ``s`` that of squared gradients, both
-    starting at 0, step ``t = 1, 2, …`` is (Kingma & Ba 2015, Algorithm 1)::
+    With ``mean`` the running mean of the gradients (∇E with a bar over it, in the book)
+    and ``s`` that of their squares, both starting at 0, step ``t = 1, 2, …`` is
+    (Kingma & Ba 2015, Algorithm 1)::
 
-        ḡ ← β1 ḡ + (1 − β1) g,       s ← β2 s + (1 − β2) g²
-        θ ← θ − η · (ḡ / (1 − β1^t)) / (√(s / (1 − β2^t)) + τ)
+        mean ← β1 mean + (1 − β1) ∇E,       s ← β2 s + (1 − β2) ∇E²
+        θ ← θ − η · (mean / (1 − β1^t)) / (√(s / (1 − β2^t)) + τ)
 
     The divisions by ``1 − β^t`` correct the bias of running means that start at 0:
     without them the first steps would be far too short.
@@ -459,11 +463,11 @@ class Adam(Optimizer):
         t = self.t + 1  # the paper counts steps from 1
         correction1 = 1.0 - self.beta1**t
         correction2 = 1.0 - self.beta2**t
-        for p, g, (mean, s) in zip(params, grads, slots, strict=True):
+        for p, grad, (mean, s) in zip(params, grads, slots, strict=True):
             mean *= self.beta1
-            mean += (1.0 - self.beta1) * g
+            mean += (1.0 - self.beta1) * grad
             s *= self.beta2
-            s += (1.0 - self.beta2) * g * g
+            s += (1.0 - self.beta2) * grad * grad
             p -= eta * (mean / correction1) / (np.sqrt(s / correction2) + self.eps)
 
 
@@ -622,10 +626,12 @@ def minimize(
     # Overflow is how divergence shows itself; it is detected below, not printed.
     with np.errstate(over="ignore", invalid="ignore"):
         for t in range(1, steps + 1):
-            g = np.asarray(grad(x), dtype=np.float64)
-            if g.shape != x.shape:
-                raise ValueError(f"grad returned shape {g.shape}, but x0 has shape {x.shape}")
-            optimizer.step([x], [g])
+            gradient = np.asarray(grad(x), dtype=np.float64)
+            if gradient.shape != x.shape:
+                raise ValueError(
+                    f"grad returned shape {gradient.shape}, but x0 has shape {x.shape}"
+                )
+            optimizer.step([x], [gradient])
             value = float(f(x))
             if not (np.all(np.isfinite(x)) and np.isfinite(value) and abs(value) <= bound):
                 diverged_at = t
