@@ -224,6 +224,10 @@ def image_grid(
     return fig
 
 
+_ACTIVATION_TITLES = {"sigmoid": r"sigmoid $\sigma$", "tanh": "tanh", "relu": "ReLU",
+                      "identity": "identity"}
+
+
 def activation_figure(
     names: Sequence[str] = ("sigmoid", "tanh", "relu", "identity"),
     z_range: tuple[float, float] = (-4.0, 4.0),
@@ -281,8 +285,15 @@ def activation_figure(
         ax.axvline(0.0, color=COLORS["neutral"], lw=0.8)
         # g is what the forward pass computes, g' what the backward pass multiplies by.
         ax.plot(z, g(z), lw=2, color=COLORS["forward"], label="$g(z)$")
-        ax.plot(z, g.derivative(z), lw=2, ls="--", color=COLORS["backward"], label="$g'(z)$")
-        ax.set_title(g.name)
+        slope = g.derivative(z)
+        # A jump (ReLU' at 0) is left as a gap, not drawn as a vertical line that
+        # would suggest values in between.
+        change = np.diff(slope)
+        flat = np.abs(change) < 1e-12
+        step = (np.abs(change) > 0.25) & np.r_[True, flat[:-1]] & np.r_[flat[1:], True]
+        slope[1:][step] = np.nan
+        ax.plot(z, slope, lw=2, ls="--", color=COLORS["backward"], label="$g'(z)$")
+        ax.set_title(_ACTIVATION_TITLES.get(g.name, g.name))
         ax.set_xlabel("$z$")
         ax.legend(loc="upper left", fontsize=10, frameon=False)
     return fig
