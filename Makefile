@@ -1,4 +1,5 @@
-# One entry point for everything: `make book`, `make test`, `make lab`, `make serve`.
+# One entry point for everything: `make book`, `make test`, `make lab`, `make serve`,
+# `make pdf`.
 # Each target creates the isolated environment in .venv first if it is missing
 # or older than the requirement files.
 
@@ -18,7 +19,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 BOOK_STAMP := $(VENV)/.book-installed
 TEST_STAMP := $(VENV)/.test-installed
 
-.PHONY: install book test lab serve bench clean assignments grade
+.PHONY: install book pdf test lab serve bench clean assignments grade
 
 install: $(BOOK_STAMP)
 
@@ -35,14 +36,23 @@ $(TEST_STAMP): requirements-test.txt $(BOOK_STAMP)
 	$(BIN)/python -m pip install --quiet -r requirements-test.txt
 	touch $@
 
-## Build the website into _build/html, executing every chapter.
+## Build the website into _build/html, executing every chapter (in parallel, and only
+## those whose code, bpbook modules or libraries changed); every page also becomes a
+## notebook in _build/html/notebooks/.
 book: $(BOOK_STAMP)
 	$(BIN)/python tools/build_book.py
+
+## Build the whole book as one PDF, _build/latex/book.pdf (installs Debian's TeX Live
+## first). A later `make book` publishes it with the site.
+pdf: $(BOOK_STAMP)
+	tools/install_pdf_deps.sh
+	$(BIN)/python tools/build_book.py --pdf
 
 ## Run the whole test suite (unit tests, gradient checks, book build, determinism,
 ## and the built site in headless Chromium).
 test: $(TEST_STAMP)
 	tools/install_browser_test_deps.sh
+	tools/install_pdf_deps.sh
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 ## Build every assignment into assignments/<name>/dist/: the student notebook and the
@@ -62,9 +72,13 @@ grade: $(BOOK_STAMP)
 	tools/install_grading_deps.sh
 	$(BIN)/python tools/grade.py "$(SUBMISSIONS)" $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT)) $(if $(OUTPUT),--output "$(OUTPUT)")
 
-## Open the chapters as runnable notebooks in JupyterLab.
-lab: $(BOOK_STAMP)
-	$(BIN)/jupyter lab chapters $(if $(filter 0,$(shell id -u)),--allow-root)
+## Open the book in JupyterLab as notebooks: your own copies, in workspace/ (git-ignored),
+## made from the built book (so this builds it first). Copies are never overwritten.
+lab: book
+	$(BIN)/python tools/notebooks.py
+	$(BIN)/jupyter lab --ServerApp.root_dir=workspace \
+		--LabApp.default_url=/lab/tree/intro.ipynb \
+		$(if $(filter 0,$(shell id -u)),--allow-root)
 
 ## Serve the built website on http://localhost:8000.
 serve:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -30,21 +31,22 @@ def toc_files() -> list[str]:
     return files
 
 
-@pytest.fixture(scope="session")
-def built_book(tmp_path_factory) -> Path:
-    """Build the whole book from scratch into a temporary folder; return its ``_build``.
+#: A repository for the launch-button tests; nothing is fetched from it.
+TEST_REPOSITORY = ("https://github.com/test-owner/test-book", "test-branch")
 
-    Tests using it belong to the xdist group "book", so the build runs once per session.
-    To test an existing build instead (while working on the tests themselves), set
-    ``BPBOOK_BUILT_BOOK`` to its ``_build`` folder.
+
+def build(output: Path, *options: str, repository: tuple[str, str] = ("", "")) -> str:
+    """Run ``tools/build_book.py`` into ``output``; return its log, failing on a warning.
+
+    The repository setting is given explicitly (empty by default), so the result does not
+    depend on ``_config.yml`` or on the environment the tests run in (the CI sets it).
     """
-    existing = os.environ.get("BPBOOK_BUILT_BOOK")
-    if existing:
-        return Path(existing)
-    out = tmp_path_factory.mktemp("book")
+    env = {**os.environ, "BPBOOK_REPOSITORY_URL": repository[0],
+           "BPBOOK_REPOSITORY_BRANCH": repository[1], "BPBOOK_JUPYTERHUB_URL": ""}
     result = subprocess.run(
-        [sys.executable, str(ROOT / "tools" / "build_book.py"), "--path-output", str(out)],
-        capture_output=True, text=True, timeout=3600, cwd=ROOT,
+        [sys.executable, str(ROOT / "tools" / "build_book.py"), "--path-output", str(output),
+         *options],
+        capture_output=True, text=True, timeout=3600, cwd=ROOT, env=env,
     )
     log = result.stdout + result.stderr
     assert result.returncode == 0, f"book build failed:\n{log[-8000:]}"
@@ -53,4 +55,40 @@ def built_book(tmp_path_factory) -> Path:
     # "[IPKernelApp] WARNING | ... TCP" is about its loopback transport, not the book.
     problems = [line for line in log.splitlines() if re.search(r"\b(WARNING|ERROR):", line)]
     assert not problems, "\n".join(problems)
+    return log
+
+
+@pytest.fixture(scope="session")
+def built_book(tmp_path_factory) -> Path:
+    """Build the whole book from scratch into a temporary folder; return its ``_build``.
+
+    The build has no repository set, so its pages have no launch buttons. Tests using it
+    belong to the xdist group "book", so the build runs once per session. To test an
+    existing build instead (while working on the tests themselves), set
+    ``BPBOOK_BUILT_BOOK`` to its ``_build`` folder.
+    """
+    existing = os.environ.get("BPBOOK_BUILT_BOOK")
+    if existing:
+        return Path(existing)
+    out = tmp_path_factory.mktemp("book")
+    build(out)
+    return out / "_build"
+
+
+@pytest.fixture(scope="session")
+def published_book(built_book, tmp_path_factory) -> Path:
+    """The book as the GitHub workflow publishes it: the PDF first, then the website,
+    with the repository set to :data:`TEST_REPOSITORY`; return its ``_build``.
+
+    It starts from a copy of :func:`built_book`, whose cache holds every chapter's
+    execution, so nothing is executed again. ``BPBOOK_PUBLISHED_BOOK`` names an existing
+    one instead.
+    """
+    existing = os.environ.get("BPBOOK_PUBLISHED_BOOK")
+    if existing:
+        return Path(existing)
+    out = tmp_path_factory.mktemp("published")
+    shutil.copytree(built_book, out / "_build", symlinks=True)
+    build(out, "--pdf", repository=TEST_REPOSITORY)
+    build(out, repository=TEST_REPOSITORY)
     return out / "_build"

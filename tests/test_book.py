@@ -1,14 +1,14 @@
-"""The book as a whole: it builds with warnings as errors, every chapter executes, two
-executions print the same numbers, and every chapter opens as a notebook.
+"""The book as a whole: it builds with warnings as errors, every chapter executes, and
+every chapter opens as a notebook.
 
 The build is the slow part (it executes every chapter), so it runs once per session, in
-a temporary folder, and all tests that need it share one xdist group.
+a temporary folder, and all tests that need it share one xdist group. That two executions
+print the same numbers is tested in ``test_publishing.py``, where the chapters' notebooks
+run a second time, in a fresh environment.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
 import re
 import subprocess
 import sys
@@ -17,7 +17,6 @@ from pathlib import Path
 import jupytext
 import nbformat
 import pytest
-from jupyter_cache import get_cache
 
 from conftest import ROOT, toc_files
 
@@ -112,79 +111,3 @@ def test_book_builds_without_warnings(built_book):
     html = built_book / "html"
     for page in toc_files():
         assert (html / f"{page}.html").is_file(), f"{page}.html missing"
-
-
-def _comparable_outputs(chapter: Path, executed) -> list[tuple[int, list[str]]]:
-    """Outputs of the chapter's deterministic code cells, reduced to what a reader sees.
-
-    ``executed`` holds the executed code cells in order (other cells are ignored); the
-    cell tags come from the chapter itself. Stream outputs are joined per stream, as the
-    book renders them. Widget views are identified by random model ids, so they are
-    compared by their text representation only; images by a hash of their bytes.
-    """
-    source = [c for c in jupytext.read(chapter).cells if c.cell_type == "code"]
-    cells = [c for c in executed.cells if c.cell_type == "code"]
-    assert len(cells) == len(source), f"{chapter.name}: executed notebook has other cells"
-    compared = []
-    for index, (cell, origin) in enumerate(zip(cells, source)):
-        if "nondeterministic" in origin.metadata.get("tags", []):
-            continue
-        streams: dict[str, str] = {}
-        seen: list[str] = []
-        for output in cell.get("outputs", []):
-            kind = output["output_type"]
-            if kind == "stream":
-                streams[output["name"]] = streams.get(output["name"], "") + output["text"]
-            elif kind in ("display_data", "execute_result"):
-                for mime in ("text/plain", "text/latex", "text/html", "text/markdown", "image/png"):
-                    if mime in output["data"]:
-                        value = output["data"][mime]
-                        value = value if isinstance(value, str) else "".join(value)
-                        if mime == "image/png":
-                            value = hashlib.sha256(value.encode()).hexdigest()
-                        seen.append(f"{mime}: {value}")
-            elif kind == "error":
-                seen.append(f"error: {output['ename']}: {output['evalue']}")
-        compared.append((index, [f"{name}: {text}" for name, text in streams.items()] + seen))
-    return compared
-
-
-def _published(built_book: Path, chapter: Path):
-    """The executed notebook the build rendered, as jupyter-cache stored it (unmerged)."""
-    cache = get_cache(built_book / ".jupyter_cache")
-    record = cache.match_cache_notebook(jupytext.read(chapter))
-    return cache.get_cache_bundle(record.pk).nb
-
-
-def _execute(chapter: Path, output: Path) -> subprocess.Popen:
-    """Start executing ``chapter`` as a notebook in a separate process, like the build."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "jupytext", "--to", "ipynb", "--execute",
-         "--output", str(output), str(chapter)],
-        cwd=chapter.parent, env={**os.environ, "BPBOOK_STATIC_WIDGETS": "1"},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-
-
-def test_two_executions_print_the_same_numbers(built_book, tmp_path):
-    """Re-execute every chapter and compare with what the build published."""
-    # The chapters the build published (an unlisted chapter fails the test above).
-    pending = [ROOT / f"{page}.md" for page in toc_files() if page.startswith("chapters/")]
-    running: list[tuple[Path, subprocess.Popen]] = []
-    try:
-        while pending or running:
-            while pending and len(running) < 2:  # two cores
-                chapter = pending.pop(0)
-                running.append((chapter, _execute(chapter, tmp_path / f"{chapter.stem}.ipynb")))
-            chapter, process = running.pop(0)
-            log, _ = process.communicate(timeout=900)
-            assert process.returncode == 0, f"{chapter.name} failed to execute:\n{log[-4000:]}"
-            fresh = nbformat.read(tmp_path / f"{chapter.stem}.ipynb", as_version=4)
-            expected = _comparable_outputs(chapter, _published(built_book, chapter))
-            actual = _comparable_outputs(chapter, fresh)
-            for (i, want), (_, got) in zip(expected, actual, strict=True):
-                assert got == want, f"{chapter.name}, code cell {i}: output differs between runs"
-    finally:
-        for _, process in running:
-            process.kill()
-            process.communicate()

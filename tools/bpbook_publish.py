@@ -120,7 +120,7 @@ class Publication:
         if self.jupyterhub:
             folder = self.repository.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
             query = urlencode({"repo": self.repository, "branch": PAGES_BRANCH,
-                               "urlpath": f"lab/tree/{folder}/{path}"}, safe="/")
+                               "urlpath": f"lab/tree/{folder}/{path}"}, quote_via=quote)
             links.append(("JupyterHub",
                           f"{self.jupyterhub.rstrip('/')}/hub/user-redirect/git-pull?{query}",
                           "_static/images/logo_jupyterhub.svg"))

@@ -6,6 +6,10 @@ website. ``make lab`` runs this script and opens ``workspace/`` in JupyterLab:
 
 - a notebook missing from the workspace is copied there; one already there is **never**
   overwritten, because it holds the student's edits and outputs;
+- a new copy is marked trusted, as ``jupyter trust`` does and as JupyterLab marks the
+  notebooks you save yourself (it comes from your own build of the book): JupyterLab then
+  shows its saved outputs in full, the sliders of the experiments included, before any cell
+  has run (an untrusted notebook shows a widget as plain text until its cell runs);
 - when the book has changed since a copy was made, the script says which copies are
   older than the book and how to get a fresh one (delete it and run ``make lab`` again);
 - ``workspace/.gitignore`` ignores everything in it, so nothing a student saves shows up
@@ -34,8 +38,19 @@ def version(path: Path) -> str | None:
     return notebook.get("metadata", {}).get("bpbook", {}).get("version")
 
 
-def sync(source: Path, workspace: Path) -> tuple[list[Path], list[Path]]:
-    """Copy new notebooks; return (copied, older than the book) as workspace paths."""
+def sync(source: Path, workspace: Path, data_dir: Path | None = None
+         ) -> tuple[list[Path], list[Path]]:
+    """Copy new notebooks and trust them; return (copied, older than the book).
+
+    ``data_dir`` is the Jupyter data folder that records trusted notebooks (default: the
+    user's, where JupyterLab looks).
+    """
+    import nbformat
+    from nbformat.sign import NotebookNotary
+
+    if data_dir is not None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    notary = NotebookNotary(data_dir=str(data_dir)) if data_dir else NotebookNotary()
     if not source.is_dir():
         raise FileNotFoundError(f"{source} does not exist: build the book first (make book)")
     workspace.mkdir(parents=True, exist_ok=True)
@@ -48,6 +63,7 @@ def sync(source: Path, workspace: Path) -> tuple[list[Path], list[Path]]:
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(notebook, target)
+            notary.sign(nbformat.read(target, as_version=4))
             copied.append(target)
         elif version(target) != version(notebook):
             outdated.append(target)
