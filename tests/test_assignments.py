@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import os
 import re
 import subprocess
 import sys
@@ -53,7 +54,14 @@ def built(tmp_path_factory) -> Path:
 
 
 def build_once(tmp_path_factory) -> Path:
-    """The build of every assignment, made once per session (other test modules use it)."""
+    """The build of every assignment, made once per session (other test modules use it).
+
+    To test an existing build instead (while working on the tests themselves), set
+    ``BPBOOK_BUILT_ASSIGNMENTS`` to the ``--output`` folder of ``build_assignments.py``.
+    """
+    existing = os.environ.get("BPBOOK_BUILT_ASSIGNMENTS")
+    if existing:
+        return Path(existing)
     if not _BUILT:
         out = tmp_path_factory.mktemp("assignments")
         result = subprocess.run(
@@ -119,8 +127,9 @@ def secret_strings(name: str) -> list[str]:
     code of the checks."""
     source = (ROOT / "assignments" / name / "checks.py").read_text()
     shared = inspect.getsource(checks_module(name).student_data)
+    master = build_assignments.masters()[name].read_text()  # public failure messages
     messages = [m for m in re.findall(r'"([^"\n]{40,})"', source)
-                if "{" not in m and m not in shared]
+                if "{" not in m and m not in shared and m not in master]
     return messages + ["@check(", "from grading_checks import"]
 
 
@@ -241,9 +250,10 @@ def test_student_bundle_holds_the_notebook_and_the_package_and_nothing_secret(bu
         wheel_name = next(n for n in names if n.endswith(".whl"))
         assert names == sorted([f"{name}/{name}.ipynb", f"{name}/README.md",
                                 f"{name}/requirements.txt", wheel_name])
-        for member in names:
-            if member.endswith(".whl"):
-                continue
+        # The notebook is the student notebook (checked for leaks above), byte for byte.
+        notebook = build_assignments.student_notebook(name, built).read_bytes()
+        assert bundle.read(f"{name}/{name}.ipynb") == notebook
+        for member in (f"{name}/README.md", f"{name}/requirements.txt"):
             text = bundle.read(member).decode()
             assert not [line for line in code if len(line) > 25 and line in text], member
             assert not [p for p in prose if p in text], member
@@ -259,9 +269,16 @@ def test_student_bundle_holds_the_notebook_and_the_package_and_nothing_secret(bu
 
 @pytest.mark.parametrize("name", ASSIGNMENTS)
 def test_autograder_is_self_contained_and_holds_no_solution(built, name):
-    code, prose = solution_text(name)
-    public = build_assignments.student_notebook(name, built).read_text()
-    code = [line for line in code if line not in public]  # a call the question prints
+    """No master, no reference notebook, no written solution, no copy of a solution block.
+
+    (The checks compute what is expected, so single lines of an answer, such as a loop
+    header, may appear in them; three consecutive lines of a solution may not, unless two
+    of them are printed by the question itself.)
+    """
+    _, prose = solution_text(name)
+    blocks = solution_blocks(name)
+    student = nbformat.read(build_assignments.student_notebook(name, built), as_version=4)
+    public = {line.strip() for cell in student.cells for line in cell.source.splitlines()}
     with zipfile.ZipFile(build_assignments.autograder_zip(name, built)) as archive:
         names = set(archive.namelist())
         assert {"checks.py", "assignment.json", "grade.py", "grading_checks.py",
@@ -270,13 +287,34 @@ def test_autograder_is_self_contained_and_holds_no_solution(built, name):
         assert any(n.startswith("bpbook-") and n.endswith(".whl") for n in names)
         assert not any(n.endswith((".md", ".ipynb")) and n != "README.md" for n in names)
         for member in names - {n for n in names if n.endswith(".whl")}:
-            text = archive.read(member).decode()
+            lines = [line.strip() for line in archive.read(member).decode().splitlines()]
+            text = "\n".join(lines)
             assert not [p for p in prose if p in text], member
-            assert not [line for line in code if len(line) > 30 and line in text
-                        and "student_data" not in line], member
+            for block in blocks:
+                for i in range(len(block) - 2):
+                    window = block[i:i + 3]
+                    if sum(line in public for line in window) >= 2:
+                        continue  # mostly a call the question prints
+                    assert "\n".join(window) not in text, (member, window)
         requirements = archive.read("requirements.txt").decode()
         for package in ("numpy", "sympy", "scikit-learn", "ipython"):
             assert package in requirements
+
+
+def solution_blocks(name: str) -> list[list[str]]:
+    """The master's solutions as blocks of consecutive non-empty code lines."""
+    blocks, in_block = [], False
+    for cell in master_cells(name):
+        if cell.cell_type == "raw":
+            in_block = {"# BEGIN SOLUTION": True, "# END SOLUTION": False}.get(
+                cell.source.strip(), in_block)
+            continue
+        if cell.cell_type != "code" or "BEGIN TEST CONFIG" in cell.source:
+            continue
+        lines = [line.strip() for line in cell.source.splitlines()]
+        if in_block:
+            blocks.append([line for line in lines if line and not line.startswith("#")])
+    return blocks
 
 
 def test_autograder_zip_is_reproducible(built):
@@ -867,7 +905,7 @@ def test_the_run_survives_every_attack_and_grades_every_notebook(graded):
 def test_scores_csv_has_ids_numeric_question_columns_and_pending_hand_grading(graded):
     import csv
 
-    rows = list(csv.DictReader((graded["output"] / "scores.csv").open()))
+    rows = list(csv.DictReader((graded["output"] / "scores.csv").read_text().splitlines()))
     assert list(rows[0])[:3] == ["student_id", "submission", "assignment"]
     for q in ("q1", "q2", "q3", "q4", "q5"):
         assert q in rows[0]

@@ -2,8 +2,8 @@
 
 JupyterLab runs from the project's environment; Debian's Chromium, driven by Playwright,
 opens each student notebook, types a marker into every answer cell, saves, reloads the
-page, and finds each marker again, in the page and in the saved file. A locked cell (the
-set-up cell) must refuse the same typing.
+page, and finds each marker again, in the page and in the saved file. A locked cell (the one
+that makes the student's data) must refuse the same typing.
 """
 
 from __future__ import annotations
@@ -106,14 +106,16 @@ def answer_cells(path: Path) -> list[int]:
 
 def open_notebook(browser, url: str, name: str):
     page = browser.new_page(viewport={"width": 1280, "height": 900})
-    page.goto(f"{url}/lab/tree/{name}.ipynb")
-    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
+    page.set_default_timeout(120_000)  # the machine may be busy
+    # A workspace of its own, so that no other notebook is restored next to this one.
+    page.goto(f"{url}/lab/workspaces/{name}/tree/{name}.ipynb?reset")
+    page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell", timeout=120_000)
     page.wait_for_timeout(1500)  # the kernel starts; dialogs would appear now
     return page
 
 
 def type_into(page, index: int, text: str, markdown: bool) -> None:
-    cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
+    cell = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell").nth(index)
     cell.scroll_into_view_if_needed()
     if markdown:
         cell.dblclick()
@@ -133,23 +135,24 @@ def test_every_answer_cell_takes_typing_that_survives_save_and_reload(lab, brows
     page = open_notebook(browser, url, name)
     try:
         cells = nbformat.read(path, as_version=4).cells
-        setup = next(i for i, c in enumerate(cells) if "otter.Notebook(" in c.source)
+        locked_index = next(i for i, c in enumerate(cells) if "def student_data(" in c.source)
         for index in answers:
             markdown = cells[index].cell_type == "markdown"
             marker = f"typed by the browser test in cell {index}"
             type_into(page, index, ("\n" if markdown else "\n# ") + marker, markdown)
-        # The set-up cell is locked: its editor does not take the text.
-        locked = page.locator(".jp-Notebook .jp-Cell").nth(setup)
+        # The cell that makes the student's data is locked: its editor refuses the text.
+        locked = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell").nth(locked_index)
         locked.scroll_into_view_if_needed()
-        locked.locator(".jp-InputArea").click()
+        locked.locator(".cm-content").click()
+        page.keyboard.press("Control+End")
         page.keyboard.type("SHOULD NOT BE SAVED")
         page.keyboard.press("Escape")
         page.keyboard.press("Control+s")
         page.wait_for_timeout(2500)
         page.reload()
-        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
+        page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell", timeout=120_000)
         page.wait_for_timeout(1500)
-        shown = page.locator(".jp-Notebook").inner_text()
+        shown = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook").inner_text()
     finally:
         page.close()
     saved = json.loads(path.read_text())

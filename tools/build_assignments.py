@@ -152,6 +152,7 @@ def build(name: str, run_tests: bool = True, output: Path | None = None) -> None
         stale.unlink()
     (out / "autograder" / "otter_config.json").unlink(missing_ok=True)
     finish_student_notebook(student_notebook(name, output))
+    finish_student_notebook(reference_notebook(name, output))
     wheel = build_wheel()
     write_bundle(name, wheel, output)
     write_autograder(name, wheel, output)

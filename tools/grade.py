@@ -241,16 +241,40 @@ def notebook_student_id(notebook: dict) -> str | None:
     return None
 
 
+#: otter's placeholder in the answer cell of a hand-graded question.
+PLACEHOLDER = "_Type your answer here, replacing this text._"
+
+
 def manual_answers(notebook: dict, questions: list[str]) -> dict[str, str]:
-    """Each hand-graded question's answer: the Markdown cells marked as its answer."""
+    """Each hand-graded question's written answer, for the hand-grading sheets.
+
+    The Markdown cells marked as its answer (``bpbook.answer`` in their metadata); for a
+    question without marked cells (a student may have pasted the answer into a new cell),
+    the Markdown cells between its heading ``## Question N`` and the next heading.
+    """
     answers: dict[str, list[str]] = {}
+    current = None
+    unmarked: dict[str, list[str]] = {}
     for cell in notebook["cells"]:
-        if not isinstance(cell, dict):
+        if not isinstance(cell, dict) or cell.get("cell_type") != "markdown":
             continue
+        text = cell_source(cell).strip()
         metadata = cell.get("metadata", {})
         marked = metadata.get("bpbook", {}).get("answer") if isinstance(metadata, dict) else None
-        if marked in questions and cell.get("cell_type") == "markdown":
-            answers.setdefault(marked, []).append(cell_source(cell).strip())
+        heading = re.search(r"^##\s+Question\s+(\d+)", text, flags=re.M)
+        if heading:
+            current = f"q{heading.group(1)}"
+            continue
+        if re.search(r"^#{1,2} ", text, flags=re.M):
+            current = None
+        if not text or text == PLACEHOLDER:
+            continue
+        if marked in questions:
+            answers.setdefault(marked, []).append(text)
+        elif current in questions:
+            unmarked.setdefault(current, []).append(text)
+    for question, texts in unmarked.items():
+        answers.setdefault(question, texts)
     return {q: "\n\n".join(a) for q, a in answers.items()}
 
 

@@ -176,6 +176,8 @@ def command(package: Path, inputs: Path, argv: list[str], report_fd: int,
             args += ["--symlink", os.readlink(path), str(path)]
         elif path.is_dir():
             args += ["--ro-bind", str(path), str(path)]
+    # /tmp first: an environment that lives below /tmp is mounted on top of it.
+    args += ["--perms", "1777", "--size", str(SCRATCH_BYTES), "--tmpfs", "/tmp"]
     for root in _mount_roots():
         args += _with_parents(root, created) + ["--ro-bind", str(root), str(root)]
     # A bpbook installed into site-packages would bypass the package shown for this step.
@@ -185,7 +187,6 @@ def command(package: Path, inputs: Path, argv: list[str], report_fd: int,
     args += [
         "--proc", "/proc", "--dev", "/dev",
         "--perms", "1777", "--size", str(16 << 20), "--tmpfs", "/dev/shm",
-        "--perms", "1777", "--size", str(SCRATCH_BYTES), "--tmpfs", "/tmp",
         "--perms", "0755", "--dir", "/pkg", "--ro-bind", str(package / "bpbook"), "/pkg/bpbook",
         "--ro-bind", str(inputs), "/in",
         "--perms", "1777", "--size", str(SCRATCH_BYTES), "--tmpfs", "/submission",

@@ -183,7 +183,7 @@ def _recursion_mistake(case: Case, got, d, l: int) -> str | None:
                                 "the 1/m, and it carries it down"),
         (-expected, "has the wrong sign"),
     ]
-    if l + 1 <= case.L - 1 and case.zs[l].shape == Z.shape:
+    if case.zs[l].shape == Z.shape:
         variants.append((back * g.derivative(case.zs[l]),
                          f"took g' at Z^({l + 1}), the layer above; the new delta belongs "
                          f"to layer {l}, so it needs g'(Z^({l})) = g'(zs[{l - 1}])"))
