@@ -638,3 +638,60 @@ def test_chapters_depend_on_the_modules_they_import(tmp_path):
     used = book_cache.package_modules(book_cache.imported_modules("from pkg import f"), package)
     assert {p.name for p in used} == {"__init__.py", "core.py"}
     assert book_cache.imported_modules("%timeit x\nimport pkg.core as c") == {"pkg.core"}
+
+
+CHAPTER_TEMPLATE = """---
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+---
+# {title}
+
+{prose}
+
+```{{code-cell}} ipython3
+{code}
+```
+"""
+
+
+def test_only_chapters_whose_code_or_dependencies_changed_run_again(tmp_path):
+    """The build's cache: a second build runs nothing; an edit to one chapter's code runs
+    that chapter only, an edit to its prose nothing; an edit to a module runs the
+    chapters that import it, and the cache then holds the new output."""
+    from jupyter_cache import get_cache
+
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("A = 1\n")
+    (package / "b.py").write_text("B = 2\n")
+    one, two = tmp_path / "one.md", tmp_path / "two.md"
+
+    def write(path: Path, code: str, prose: str = "Text.") -> None:
+        path.write_text(CHAPTER_TEMPLATE.format(title=path.stem, prose=prose, code=code))
+
+    write(one, "from pkg.a import A\nprint(A)")
+    write(two, "from pkg.b import B\nprint(B)")
+    config = {"parse": {"myst_enable_extensions": ["colon_fence"]},
+              "execute": {"execute_notebooks": "cache", "timeout": 120}}
+    build = tmp_path / "_build"
+
+    def executed() -> set[str]:
+        runs = book_cache.prepare([one, two], build, config, workers=2, log=lambda _: None,
+                                  root=tmp_path, package=package)
+        return {run.path.name for run in runs}
+
+    assert executed() == {"one.md", "two.md"}
+    assert executed() == set()
+    write(two, "from pkg.b import B\nprint(B + 1)")
+    assert executed() == {"two.md"}
+    write(two, "from pkg.b import B\nprint(B + 1)", prose="Other text.")
+    assert executed() == set()
+    (package / "a.py").write_text("A = 10\n")
+    assert executed() == {"one.md"}
+    cache = get_cache(str(build / ".jupyter_cache"))
+    record = cache.match_cache_notebook(book_cache.read_chapter(one, ["colon_fence"]))
+    outputs = [o for c in cache.get_cache_bundle(record.pk).nb.cells for o in c.get("outputs", [])]
+    assert outputs[0]["text"] == "10\n"

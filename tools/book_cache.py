@@ -139,10 +139,11 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def dependency_hash(notebook, root: Path = ROOT) -> str:
+def dependency_hash(notebook, root: Path = ROOT, package: Path = PACKAGE) -> str:
     """Hash of everything besides the chapter's code that its outputs can depend on."""
     code = "\n".join(c.source for c in notebook.cells if c.cell_type == "code")
-    files = sorted(package_modules(imported_modules(code))) + package_data_files()
+    files = sorted(package_modules(imported_modules(code), package))
+    files += package_data_files(package)
     digest = hashlib.sha256()
     for path in files:
         digest.update(path.relative_to(root).as_posix().encode() + b"\0")
@@ -190,7 +191,7 @@ def _execute(path: str, extensions: list[str], cache_path: str, timeout: int,
 
 
 def prepare(pages: list[Path], build_dir: Path, config: dict, workers: int | None = None,
-            log=print) -> list[Execution]:
+            log=print, *, root: Path = ROOT, package: Path = PACKAGE) -> list[Execution]:
     """Bring the cache of ``build_dir`` up to date for ``pages``; return what was executed.
 
     Raises ``RuntimeError`` naming the chapters that failed (with their tracebacks).
@@ -211,8 +212,8 @@ def prepare(pages: list[Path], build_dir: Path, config: dict, workers: int | Non
     pending = []
     for page in pages:
         notebook = read_chapter(page, extensions)
-        key = page.relative_to(ROOT).as_posix()
-        dependencies = dependency_hash(notebook)
+        key = page.relative_to(root).as_posix()
+        dependencies = dependency_hash(notebook, root, package)
         try:
             record = cache.match_cache_notebook(notebook)
         except KeyError:
@@ -242,7 +243,7 @@ def prepare(pages: list[Path], build_dir: Path, config: dict, workers: int | Non
         log(f"executed in {time.perf_counter() - start:.1f} s")
     failed = [e for e in executions if e.error]
     for execution in failed:
-        recorded.pop(execution.path.relative_to(ROOT).as_posix(), None)
+        recorded.pop(execution.path.relative_to(root).as_posix(), None)
     build_dir.mkdir(parents=True, exist_ok=True)
     record_file.write_text(json.dumps(recorded, indent=1, sort_keys=True) + "\n")
     if failed:
