@@ -130,6 +130,13 @@ def test_a_chapter_runs_in_jupyterlab_as_on_the_website(lab, built_book):
         slider = page.locator(".jp-OutputArea-output .widget-slider").first
         slider.scroll_into_view_if_needed()
         assert slider.is_visible(), "the saved widget state shows the slider before a run"
+        # With no code run yet, the saved frames follow the slider (as on the website).
+        shown = ".jp-OutputArea-output .widget-html:not(.lm-mod-hidden) img"
+        saved = page.locator(shown).first.get_attribute("src")
+        page.locator(".jp-OutputArea-output .noUi-handle").first.focus()
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function(
+            f"old => document.querySelector('{shown}').src !== old", arg=saved, timeout=30_000)
 
         # Run All: no errors, the slider becomes live and redraws the figure.
         page.click("li.lm-MenuBar-item:has-text('Run')")
