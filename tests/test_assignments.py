@@ -317,12 +317,18 @@ def solution_blocks(name: str) -> list[list[str]]:
     return blocks
 
 
-def test_autograder_zip_is_reproducible(built):
-    """Built again (wheel included), the zip has the same bytes, so its hash identifies it."""
-    first = build_assignments.autograder_zip("backprop", built).read_bytes()
-    wheel = build_assignments.build_wheel()
-    again = build_assignments.write_autograder("backprop", wheel, built)
-    assert again.read_bytes() == first
+def test_autograder_zip_is_reproducible(tmp_path):
+    """Built twice (wheel included), the zip has the same bytes, so its hash identifies it.
+
+    Both builds run here, one after the other: the package may change between this
+    session's first build and now, while other work goes on in the same tree.
+    """
+    first = build_assignments.write_autograder("backprop", build_assignments.build_wheel(),
+                                               tmp_path / "one").read_bytes()
+    build_assignments.build_wheel.cache_clear()
+    again = build_assignments.write_autograder("backprop", build_assignments.build_wheel(),
+                                               tmp_path / "two").read_bytes()
+    assert again == first
 
 
 def test_building_an_unknown_assignment_names_it(tmp_path):
@@ -991,3 +997,26 @@ def test_grading_time(graded):
     print(f"\ngraded {graded['count']} notebooks in {graded['seconds']:.0f} s "
           f"({per_notebook:.1f} s each, 2 at a time)")
     assert graded["count"] > 0
+
+
+def test_a_renamed_notebook_still_runs_its_public_tests(built, tmp_path):
+    """A browser's second download is "backprop (1).ipynb": grader.check must still work."""
+    from nbclient import NotebookClient
+
+    student = blank("backprop", built)
+    solved = reference("backprop", built)
+    answer = next(c.source for c in solved.cells if c.source.startswith("def backward("))
+    keep = [c for c in student.cells if c.cell_type == "code" and (
+        "otter.Notebook(" in c.source or "STUDENT_ID" in c.source)]
+    keep[1] = nbformat.v4.new_code_cell(keep[1].source.replace("STUDENT_ID = ...",
+                                                               "STUDENT_ID = 's1'"))
+    student.cells = [*keep, nbformat.v4.new_code_cell(answer),
+                     nbformat.v4.new_code_cell('grader.check("q1")')]
+    nbformat.write(student, tmp_path / "backprop (1).ipynb")
+    nbformat.write(nbformat.v4.new_notebook(), tmp_path / "another notebook.ipynb")
+    client = NotebookClient(student, timeout=300, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}})
+    client.execute()
+    output = "".join(str(o.get("data", {}).get("text/plain", "")) + str(o.get("text", ""))
+                     for o in student.cells[-1].outputs)
+    assert "q1 results: All test cases passed!" in output, output
