@@ -293,7 +293,8 @@ class NotebookWriter:
         self._attachments = Attachments()
 
     def code(self, index: int, source: str, *, hidden: bool, outputs: list | None = None,
-             extra_tags: Iterable[str] = ()) -> None:
+             extra_tags: Iterable[str] = (), rendered: dict[int, nodes.Element] | None = None
+             ) -> None:
         self.flush_markdown()
         original = self.ctx.executed.cells[index]
         tags = list(original.metadata.get("tags", [])) + list(extra_tags)
@@ -310,6 +311,12 @@ class NotebookWriter:
         cell = nbformat.v4.new_code_cell(source, metadata=metadata)
         if outputs is None:
             outputs = [] if "remove-output" in tags else copy.deepcopy(original.outputs)
+        displays = [o for o in outputs if o.get("output_type") in ("display_data",
+                                                                      "execute_result")]
+        for number, output in enumerate(displays):
+            if number in (rendered or {}) and "text/markdown" in output.get("data", {}):
+                # What the website rendered from it (MyST tables with their numbers).
+                output["data"]["text/markdown"] = self.blocks(rendered[number])
         self.execution_count += 1
         cell.execution_count = self.execution_count if outputs else None
         for output in outputs:
@@ -401,7 +408,9 @@ class NotebookWriter:
             self._emitted.add(index)
             return
         hidden = bool({"hide-input", "remove-input"} & set(tags))
-        self.code(index, source, hidden=hidden)
+        rendered = {n["bpbook_markdown_output"]: n for n in container.findall(nodes.container)
+                    if n.get("bpbook_markdown_output") is not None}
+        self.code(index, source, hidden=hidden, rendered=rendered)
         figure = container.next_node(nodes.figure)
         if figure is not None:
             self.markdown(self.caption(figure))
@@ -451,8 +460,18 @@ class NotebookWriter:
             self.removed_cells_before(index)
             self._emitted.add(index)
             executed = self.ctx.executed.cells[index]
+            rendered = {n["bpbook_markdown_output"]: n for n in node.findall(nodes.container)
+                        if n.get("bpbook_markdown_output") is not None}
             shown = [fenced(without_glue_import(executed.source), "python")]
-            shown += [self.output_markdown(o) for o in executed.outputs]
+            displays = 0
+            for output in executed.outputs:
+                if output.get("output_type") in ("display_data", "execute_result"):
+                    if displays in rendered and "text/markdown" in output.get("data", {}):
+                        shown.append(self.blocks(rendered[displays]))
+                        displays += 1
+                        continue
+                    displays += 1
+                shown.append(self.output_markdown(output))
             figure = node.next_node(nodes.figure)
             if figure is not None:
                 shown.append(self.caption(figure))

@@ -446,6 +446,31 @@ class WidgetStillCaptions(SphinxPostTransform):
                 image.parent.insert(image.parent.index(image) + 1, paragraph)
 
 
+class KeepMarkdownOutputs(SphinxPostTransform):
+    """Mark what MyST-NB renders from a cell's Markdown output, for the notebook.
+
+    A cell may print MyST (chapter 4 builds its tables as ``:::{table}``); the website
+    renders it, with a numbered caption. The notebook must show the same table, not the
+    MyST, so before MyST-NB picks each output's format (priority 4) this wraps the nodes of
+    every Markdown output in a container that records which output it is.
+    """
+
+    default_priority = 3
+    formats = ("html",)
+
+    def run(self, **kwargs: Any) -> None:
+        for cell in self.document.findall(bpbook_notebooks.is_code_cell):
+            bundles = [n for n in cell.findall(nodes.container)
+                       if n.get("nb_element") == "mime_bundle"]
+            for index, bundle in enumerate(bundles):
+                for choice in bundle.children:
+                    if choice.get("mime_type") == "text/markdown" and choice.children:
+                        wrapper = nodes.container(bpbook_markdown_output=index)
+                        wrapper.extend(choice.children)
+                        choice.children = []
+                        choice += wrapper
+
+
 class ChapterNumbersAsOnTheWebsite(SphinxPostTransform):
     """Number the PDF's chapters as the website does.
 
@@ -482,6 +507,16 @@ class ChapterNumbersAsOnTheWebsite(SphinxPostTransform):
                        "\\setcounter{figure}{0}\\setcounter{table}{0}"
                        "\\setcounter{equation}{0}\n")
             start.insert(0, nodes.raw("", tex, format="latex"))
+        # sphinx-proof's proofs are boxes without a title, which LaTeX draws as an empty
+        # title bar above "Proof. …": the title moves into the bar.
+        for proof in self.document.findall(lambda n: type(n).__name__ == "proof_node"):
+            box = proof.next_node(nodes.admonition)
+            if box is None or (box.children and isinstance(box[0], nodes.title)):
+                continue
+            first = box.next_node(nodes.Text)
+            if first is not None and first.astext().startswith("Proof. "):
+                first.parent.replace(first, nodes.Text(first.astext()[len("Proof. "):]))
+            box.insert(0, nodes.title(text="Proof"))
         # A table taller than a page (the Notation page has several) must break across
         # pages; Sphinx does that for longtables, which cannot sit inside a box.
         for table in self.document.findall(nodes.table):
@@ -514,13 +549,23 @@ def _widths_from_content(table: nodes.table) -> None:
 
 
 def _latex_numbering(app: Sphinx) -> None:
-    """Number figures, exercises and theorems per chapter in the PDF, as on the website.
+    """Number exercises and theorems per chapter in the PDF, as on the website.
 
-    sphinx-jupyterbook-latex counts a part as a level of sections, so it numbers them per
-    section ("Exercise 1.11.6"); the website numbers them per chapter ("Exercise 1.6").
+    With parts at the top, sphinx-jupyterbook-latex sets ``numfig_secnum_depth`` to 2 so
+    that LaTeX numbers figures and equations per chapter; but Sphinx then also numbers the
+    things it numbers itself (exercises, theorems) per *section*: "Exercise 1.11.6" where
+    the website says "Exercise 1.6". The book keeps depth 1 while it numbers, and hands
+    LaTeX depth 2 when it translates the book (:func:`_latex_figure_reset`).
     """
     if app.builder.format == "latex":
         app.config.numfig_secnum_depth = 1
+
+
+def _latex_figure_reset(app: Sphinx, doctree, docname: str) -> None:
+    """The assembled book is resolved, and is about to become LaTeX: from here on the
+    depth only sets LaTeX's counters (figures, equations per chapter)."""
+    if app.builder.format == "latex":
+        app.config.numfig_secnum_depth = 2
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
@@ -530,11 +575,13 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("config-inited", _config_inited)
     app.connect("builder-inited", _copy_pdf)
     app.connect("builder-inited", _latex_numbering, priority=900)
+    app.connect("doctree-resolved", _latex_figure_reset)
     # Before Sphinx's image collector (priority 500), so the stills are collected.
     app.connect("doctree-read", _add_widget_stills, priority=400)
     app.connect("doctree-resolved", _write_notebook)
     app.connect("html-page-context", _header_buttons, priority=502)
     app.connect("build-finished", _finish)
     app.add_post_transform(WidgetStillCaptions)
+    app.add_post_transform(KeepMarkdownOutputs)
     app.add_post_transform(ChapterNumbersAsOnTheWebsite)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
