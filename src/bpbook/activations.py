@@ -49,11 +49,11 @@ def sigmoid(z: ArrayLike) -> Array:
 
     For ``z < −709.78``, ``exp(−z)`` overflows to ``inf`` and the result is
     ``1 / (1 + inf) = 0``. The true value there is below ``1e−308``: for
-    ``z < −745.13`` it rounds to 0 anyway, and in between (subnormal numbers, e.g.
-    ``σ(−720) ≈ 2.0e−313``) the error is below ``5.6e−309``. The overflow is harmless,
-    so it is silenced rather than avoided. Everywhere else the result is within about one
-    unit in the last place, in the tails too, because no difference of nearly equal
-    numbers is formed.
+    ``z < −745.13`` it rounds to 0 anyway, and in between (subnormal numbers,
+    e.g. ``σ(−720) ≈ 2.0e−313``) the error is below ``5.6e−309``. The
+    overflow is harmless, so it is silenced rather than avoided. Everywhere
+    else the result is within about one unit in the last place, in the tails
+    too, because no difference of nearly equal numbers is formed.
 
     Examples
     --------
@@ -63,8 +63,8 @@ def sigmoid(z: ArrayLike) -> Array:
     0.0
     """
     z = as_float_array(z, "z")
-    # The same three operations as 1 / (1 + exp(−z)), done in one new array: large
-    # temporaries cost more than the arithmetic on them.
+    # The same three operations as 1 / (1 + exp(−z)), done in one new array:
+    # large temporaries cost more than the arithmetic on them.
     s = np.negative(z, out=np.empty_like(z))
     with np.errstate(over="ignore"):
         np.exp(s, out=s)
@@ -186,9 +186,9 @@ def softmax_backward(p: ArrayLike, grad_p: ArrayLike) -> Array:
 
     The chain rule through ``p = softmax(z)`` is ``∂E/∂z = Jᵀ p̄``, row by
     row, with ``J = diag(p) − p pᵀ`` (symmetric, see :func:`softmax_jacobian`):
-    ``Jᵀ p̄ = p ⊙ p̄ − p (pᵀ p̄) = p ⊙ (p̄ − (p̄ · p))``. That is one dot product
-    and one elementwise product, ``O(K)`` work per example, where forming
-    ``J`` and multiplying by it costs ``O(K²)``.
+    ``Jᵀ p̄ = p ⊙ p̄ − p (pᵀ p̄) = p ⊙ (p̄ − (p̄ · p))``. That is one dot
+    product and one elementwise product, ``O(K)`` work per example, where
+    forming ``J`` and multiplying by it costs ``O(K²)``.
 
     Parameters
     ----------

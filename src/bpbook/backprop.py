@@ -170,18 +170,19 @@ def deltas_by_paths(
 ) -> tuple[list[Array], list[int]]:
     """The deltas of one example as sums over paths, without the recursion BP2.
 
-    A path from unit ``k`` of layer ``l`` to the output visits one unit in every later
-    layer, ``k = j_l → j_{l+1} → … → j_L``. Its edge from unit ``j`` of layer ``l'`` to unit
-    ``j'`` of layer ``l' + 1`` has the *rate* ``∂z^(l'+1)_{j'} / ∂z^(l')_j =
-    w^(l'+1)_{j'j} g'(z^(l')_j)``, and the chain rule for many variables adds up the
-    products of the rates along all paths::
+    A path from unit ``k`` of layer ``l`` to the output visits one unit in
+    every later layer, ``k = j_l → j_{l+1} → … → j_L``. Its edge from unit
+    ``j`` of layer ``l'`` to unit ``j'`` of layer ``l' + 1`` has the *rate*
+    ``∂z^(l'+1)_{j'} / ∂z^(l')_j = w^(l'+1)_{j'j} g'(z^(l')_j)``, and the
+    chain rule for many variables adds up the products of the rates along all
+    paths::
 
-        δ^(l)_k = Σ_paths (rate of each edge, multiplied along the path) · δ^(L)_{j_L}
+        δ^(l)_k = Σ_paths (product of the rates of its edges) · δ^(L)_{j_L}
 
-    This function walks every path and does exactly that, using only the forward pass
-    and the output delta (BP1). Grouping the paths by their first edge gives BP2; the
-    number of paths grows like the product of the later layers' widths, while BP2 costs
-    one matrix-vector product per layer.
+    This function walks every path and does exactly that, using only the
+    forward pass and the output delta (BP1). Grouping the paths by their first
+    edge gives BP2; the number of paths grows like the product of the later
+    layers' widths, while BP2 costs one matrix-vector product per layer.
 
     Parameters
     ----------
@@ -194,10 +195,11 @@ def deltas_by_paths(
     Returns
     -------
     deltas : list of ndarray
-        ``deltas[l-1]`` is ``δ^(l)``, shape ``(n_l,)``, as in :class:`ExampleTrace`.
+        ``deltas[l-1]`` is ``δ^(l)``, shape ``(n_l,)``, as in
+        :class:`ExampleTrace`.
     paths : list of int
-        ``paths[l-1]`` is the number of paths from one unit of layer ``l`` to the output,
-        ``n_{l+1} n_{l+2} ⋯ n_L`` (1 for the output layer).
+        ``paths[l-1]`` is the number of paths from one unit of layer ``l`` to
+        the output, ``n_{l+1} n_{l+2} ⋯ n_L`` (1 for the output layer).
 
     Examples
     --------
@@ -219,7 +221,8 @@ def deltas_by_paths(
     )
     L, sizes = net.n_layers, net.layer_sizes
     # g'(z^(l)) of the hidden layers l = 1 .. L-1, by the book's l.
-    g_prime = {l: net.activation.derivative_from_output(acts[l][0]) for l in range(1, L)}
+    g_prime = {l: net.activation.derivative_from_output(acts[l][0])
+               for l in range(1, L)}
 
     def rate(l: int, j: int, k: int) -> float:
         """Rate of the edge k → j into layer l: ∂z^(l)_j/∂z^(l-1)_k."""
@@ -244,18 +247,21 @@ def deltas_by_paths(
 def theta_delta_gradients(
     net: MLP, X: ArrayLike, Y: ArrayLike, loss: str = "mse", l2: float = 0.0
 ) -> tuple[float, list[Array], list[Array]]:
-    """The classic per-example algorithm: a loop over examples that accumulates ``G``.
+    """The classic per-example algorithm: a loop that accumulates ``G``.
 
     For each example ``i``: forward pass, deltas by BP1 and BP2, and
-    ``G^(l) += δ^(l)_i (a^(l−1)_i)ᵀ`` (BP4), ``G_b^(l) += δ^(l)_i`` (BP3). After the loop
-    ``∂E/∂W^(l) = (1/m) G^(l) + α W^(l)`` and ``∂E/∂b^(l) = (1/m) G_b^(l)``: the biases
-    are not penalised. It returns what :meth:`MLP.gradients` returns, for the same loss
-    ``E = (1/m) Σ_i E_i + (α/2) Σ_l ‖W^(l)‖²``; only the order of the arithmetic differs.
+    ``G^(l) += δ^(l)_i (a^(l−1)_i)ᵀ`` (BP4), ``G_b^(l) += δ^(l)_i`` (BP3).
+    After the loop ``∂E/∂W^(l) = (1/m) G^(l) + α W^(l)`` and
+    ``∂E/∂b^(l) = (1/m) G_b^(l)``: the biases are not penalised. It returns
+    what :meth:`MLP.gradients` returns, for the same loss
+    ``E = (1/m) Σ_i E_i + (α/2) Σ_l ‖W^(l)‖²``; only the order of the
+    arithmetic differs.
 
     Ng's course notes (and article 001) write the same algorithm with weights
-    ``Θ^(l) = W^(l+1)``, accumulators ``Δ^(l) = G^(l+1)`` (``Δ^(l) += δ^(l+1) (a^(l))ᵀ``)
-    and results ``D^(l) = ∂E/∂W^(l+1)``; their regularisation ``(1/m) λ Θ`` is ``α W``
-    with ``α = λ/m``, and it exempts the bias column ``j = 0`` of every ``Θ^(l)``.
+    ``Θ^(l) = W^(l+1)``, accumulators ``Δ^(l) = G^(l+1)``
+    (``Δ^(l) += δ^(l+1) (a^(l))ᵀ``) and results ``D^(l) = ∂E/∂W^(l+1)``;
+    their regularisation ``(1/m) λ Θ`` is ``α W`` with ``α = λ/m``, and it
+    exempts the bias column ``j = 0`` of every ``Θ^(l)``.
 
     Parameters
     ----------
@@ -270,7 +276,8 @@ def theta_delta_gradients(
     -------
     loss_value : float
     grad_weights : list of ndarray
-        ``grad_weights[l-1]`` is ``∂E/∂W^(l)``, shaped like ``net.weights[l-1]``.
+        ``grad_weights[l-1]`` is ``∂E/∂W^(l)``, shaped like
+        ``net.weights[l-1]``.
     grad_biases : list of ndarray
         ``grad_biases[l-1]`` is ``∂E/∂b^(l)``, shaped like ``net.biases[l-1]``.
 
@@ -295,12 +302,14 @@ def theta_delta_gradients(
     G_b = [np.zeros_like(b) for b in net.biases]
     total = 0.0
     for x_i, y_i in zip(X, Y, strict=True):
-        trace = backprop_example(net, x_i, y_i, loss)  # forward pass, BP1, BP2, BP3, BP4
+        # The forward pass, BP1, BP2, BP3 and BP4 for example i.
+        trace = backprop_example(net, x_i, y_i, loss)
         total += trace.loss
         for l in range(1, L + 1):
             G[l - 1] += trace.grad_weights[l - 1]  # δ^(l)_i (a^(l-1)_i)ᵀ
             G_b[l - 1] += trace.grad_biases[l - 1]  # δ^(l)_i
-    grad_w = [G[l - 1] / m + l2 * net.weights[l - 1] for l in range(1, L + 1)]  # Ng: D^(l-1)
+    # grad_w[l-1] is Ng's D^(l-1).
+    grad_w = [G[l - 1] / m + l2 * net.weights[l - 1] for l in range(1, L + 1)]
     grad_b = [G_b[l - 1] / m for l in range(1, L + 1)]  # no penalty on biases
     E = total / m + losses.l2_penalty(net.weights, l2)
     return E, grad_w, grad_b
@@ -492,19 +501,20 @@ def adjust_and_retest(
     max_passes: int = 1000,
     shrink: float = 0.5,
 ) -> RetestRun:
-    """Train by adjusting one weight at a time and re-testing the output, as article 004 says.
+    """Adjust one weight at a time and re-test the output, as article 004 says.
 
-    Layer by layer from the output back to the input (``l = L, …, 1``), for every weight
-    and then every bias of the layer: add ``step`` to it and run the network again (one
-    forward pass); if the loss fell, keep the change; otherwise try ``−step`` (another
-    pass) and keep that if the loss fell; otherwise put the old value back. A sweep through
-    all layers that keeps nothing makes the adjustments smaller, ``step ← shrink · step``
-    (the article's "big changes first followed by smaller changes").
+    Layer by layer from the output back to the input (``l = L, …, 1``), for
+    every weight and then every bias of the layer: add ``step`` to it and run
+    the network again (one forward pass); if the loss fell, keep the change;
+    otherwise try ``−step`` (another pass) and keep that if the loss fell;
+    otherwise put the old value back. A sweep through all layers that keeps
+    nothing makes the adjustments smaller, ``step ← shrink · step`` (the
+    article's "big changes first followed by smaller changes").
 
-    No gradient is computed: this is hill climbing along one coordinate at a time (a
-    *compass search*), a relative of the hill climbers of the chapter on evolution. Each
-    sweep costs one to two forward passes per parameter and moves each parameter by at
-    most ``step``.
+    No gradient is computed: this is hill climbing along one coordinate at a
+    time (a *compass search*), a relative of the hill climbers of the chapter
+    on evolution. Each sweep costs one to two forward passes per parameter and
+    moves each parameter by at most ``step``.
 
     Parameters
     ----------
@@ -515,19 +525,22 @@ def adjust_and_retest(
     step : float, > 0
         The first size of an adjustment.
     max_passes : int, >= 1
-        Budget of forward passes, the first of which measures the starting loss.
+        Budget of forward passes, the first of which measures the starting
+        loss.
     shrink : float, 0 < shrink < 1
         Factor applied to ``step`` after a sweep that kept nothing.
 
     Returns
     -------
     RetestRun
-        The loss after every forward pass, and how many adjustments were kept.
+        The loss after every forward pass, and how many adjustments were
+        kept.
 
     Examples
     --------
     >>> net = MLP([2, 2, 1], activation="tanh", seed=0)
-    >>> run = adjust_and_retest(net, [[0.0, 1.0], [1.0, 0.0]], [[1.0], [0.0]], max_passes=50)
+    >>> X, Y = [[0.0, 1.0], [1.0, 0.0]], [[1.0], [0.0]]
+    >>> run = adjust_and_retest(net, X, Y, max_passes=50)
     >>> len(run.losses), bool(run.losses[-1] < run.losses[0])
     (50, True)
     """
@@ -537,10 +550,12 @@ def adjust_and_retest(
     max_passes = check_count(max_passes, "max_passes", 1)
     shrink = check_positive(shrink, "shrink")
     if shrink >= 1:
-        raise ValueError(f"shrink must lie strictly between 0 and 1, got {shrink!r}")
+        raise ValueError(
+            f"shrink must lie strictly between 0 and 1, got {shrink!r}"
+        )
 
     def coordinates() -> Iterator[tuple[Array, tuple[int, ...]]]:
-        """Every parameter, output layer first: (the array, a position in it)."""
+        """Each parameter, output layer first: (its array, an index into it)."""
         for l in range(net.n_layers, 0, -1):
             for P in (net.weights[l - 1], net.biases[l - 1]):
                 for index in np.ndindex(P.shape):

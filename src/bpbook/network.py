@@ -299,11 +299,12 @@ class MLP:
     def gradients(
         self, X: ArrayLike, Y: ArrayLike, loss: str = "mse", l2: float = 0.0
     ) -> tuple[float, list[Array], list[Array]]:
-        """The loss and its gradient for every weight and bias, by backpropagation.
+        """Loss and its gradient for every weight and bias, by backpropagation.
 
-        One forward pass stores every ``Z`` and ``A``; one backward pass computes
-        the deltas from the output layer down, by the delta recursion, for the
-        whole minibatch at once (a matrix per layer, no loop over examples).
+        One forward pass stores every ``Z`` and ``A``; one backward pass
+        computes the deltas from the output layer down, by the delta
+        recursion, for the whole minibatch at once (a matrix per layer, no loop
+        over examples).
 
         Parameters
         ----------

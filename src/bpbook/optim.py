@@ -300,7 +300,11 @@ class Optimizer:
         return self._slots
 
     def _update(
-        self, params: list[Array], grads: list[Array], slots: list[list[Array]], eta: float
+        self,
+        params: list[Array],
+        grads: list[Array],
+        slots: list[list[Array]],
+        eta: float,
     ) -> None:
         raise NotImplementedError
 
@@ -360,7 +364,11 @@ class GradientDescent(Optimizer):
                 f"momentum={self.momentum:g}{extra})")
 
     def _update(
-        self, params: list[Array], grads: list[Array], slots: list[list[Array]], eta: float
+        self,
+        params: list[Array],
+        grads: list[Array],
+        slots: list[list[Array]],
+        eta: float,
     ) -> None:
         mu = self.momentum
         for p, grad, state in zip(params, grads, slots, strict=True):
@@ -409,7 +417,11 @@ class RMSProp(Optimizer):
                 f"eps={self.eps:g})")
 
     def _update(
-        self, params: list[Array], grads: list[Array], slots: list[list[Array]], eta: float
+        self,
+        params: list[Array],
+        grads: list[Array],
+        slots: list[list[Array]],
+        eta: float,
     ) -> None:
         for p, grad, (s,) in zip(params, grads, slots, strict=True):
             s *= self.beta2
@@ -458,7 +470,11 @@ class Adam(Optimizer):
                 f"beta2={self.beta2:g}, eps={self.eps:g})")
 
     def _update(
-        self, params: list[Array], grads: list[Array], slots: list[list[Array]], eta: float
+        self,
+        params: list[Array],
+        grads: list[Array],
+        slots: list[list[Array]],
+        eta: float,
     ) -> None:
         t = self.t + 1  # the paper counts steps from 1
         correction1 = 1.0 - self.beta1**t
@@ -468,7 +484,8 @@ class Adam(Optimizer):
             mean += (1.0 - self.beta1) * grad
             s *= self.beta2
             s += (1.0 - self.beta2) * grad * grad
-            p -= eta * (mean / correction1) / (np.sqrt(s / correction2) + self.eps)
+            p -= (eta * (mean / correction1)
+                  / (np.sqrt(s / correction2) + self.eps))
 
 
 def _check_decay(value: object, name: str) -> float:
@@ -735,13 +752,14 @@ def train(
     progress: bool = False,
     divergence_factor: float = DIVERGENCE_FACTOR,
 ) -> History:
-    """Train ``net`` in place by (minibatch) gradient descent and record its progress.
+    """Train ``net`` in place by (minibatch) gradient descent; record progress.
 
-    Every epoch visits each training example exactly once: the examples are put in an
-    order drawn from ``np.random.default_rng(seed)`` and cut into consecutive minibatches
-    of ``batch_size`` (the last one smaller if ``batch_size`` does not divide ``N``).
-    Each minibatch gives one update of all weights and biases with the gradient from
-    :meth:`MLP.gradients`, passed to ``optimizer``.
+    Every epoch visits each training example exactly once: the examples are put
+    in an order drawn from ``np.random.default_rng(seed)`` and cut into
+    consecutive minibatches of ``batch_size`` (the last one smaller if
+    ``batch_size`` does not divide ``N``). Each minibatch gives one update of
+    all weights and biases with the gradient from :meth:`MLP.gradients`, passed
+    to ``optimizer``.
 
     Parameters
     ----------
@@ -750,35 +768,42 @@ def train(
     X : array_like, shape (N, n_0)
         Training inputs, one example per row.
     Y : array_like, shape (N, K), or (N,) labels
-        Training targets, in any form :meth:`MLP.gradients` accepts for ``loss``.
+        Training targets, in any form :meth:`MLP.gradients` accepts for
+        ``loss``.
     optimizer : Optimizer
-        The update rule (:class:`GradientDescent`, :class:`RMSProp`, :class:`Adam`); it
-        is reset at the start, so each call is a fresh run.
+        The update rule (:class:`GradientDescent`, :class:`RMSProp`,
+        :class:`Adam`); it is reset at the start, so each call is a fresh run.
     epochs : int, >= 1
-        Passes over the training set (fewer if ``target_loss`` is reached first).
+        Passes over the training set (fewer if ``target_loss`` is reached
+        first).
     loss : {"mse", "binary_cross_entropy", "softmax_cross_entropy"}
     batch_size : int or None
-        ``B``, examples per update, between 1 (stochastic gradient descent) and ``N``;
-        None means ``N`` (full-batch gradient descent, no shuffling needed).
+        ``B``, examples per update, between 1 (stochastic gradient descent)
+        and ``N``; None means ``N`` (full-batch gradient descent, no shuffling
+        needed).
     l2 : float, >= 0
-        Strength α of the weight penalty ``(α/2) Σ_l ‖W^(l)‖²`` added to the mean loss.
-        It does not depend on the number of examples, so every minibatch gradient is an
-        unbiased estimate of the gradient of the objective recorded in ``train_loss``.
+        Strength α of the weight penalty ``(α/2) Σ_l ‖W^(l)‖²`` added to the
+        mean loss. It does not depend on the number of examples, so every
+        minibatch gradient is an unbiased estimate of the gradient of the
+        objective recorded in ``train_loss``.
     seed : int
         Seed of the shuffling.
     X_val, Y_val : array_like, optional
-        A validation set, evaluated before training and after every epoch: the data on
-        which to choose settings (learning rate, epochs, ...).
+        A validation set, evaluated before training and after every epoch: the
+        data on which to choose settings (learning rate, epochs, ...).
     X_test, Y_test : array_like, optional
-        A test set, evaluated like the validation set; use it only to report a choice
-        already made.
+        A test set, evaluated like the validation set; use it only to report a
+        choice already made.
     target_loss : float, optional
-        Stop at the end of the first epoch whose training objective is at most this.
+        Stop at the end of the first epoch whose training objective is at most
+        this.
     progress : bool
-        Show a progress bar over the epochs (``tqdm.auto``: a widget in a notebook).
+        Show a progress bar over the epochs (``tqdm.auto``: a widget in a
+        notebook).
     divergence_factor : float, > 1
         Stop when a loss is infinite or NaN, or exceeds
-        ``divergence_factor · max(E_0, 1)`` with ``E_0`` the training loss at the start.
+        ``divergence_factor · max(E_0, 1)`` with ``E_0`` the training loss at
+        the start.
 
     Returns
     -------
@@ -787,18 +812,20 @@ def train(
     Raises
     ------
     TypeError
-        If ``net`` is not an :class:`MLP`, ``optimizer`` not an :class:`Optimizer`,
-        or ``epochs``, ``batch_size``, ``seed`` or ``progress`` of the wrong type.
+        If ``net`` is not an :class:`MLP`, ``optimizer`` not an
+        :class:`Optimizer`, or ``epochs``, ``batch_size``, ``seed`` or
+        ``progress`` of the wrong type.
     ValueError
-        If ``epochs < 1``, ``batch_size`` is outside ``[1, N]``, only one of a pair of
-        held-out arrays is given, ``target_loss`` is negative, or data, targets, loss or
-        ``l2`` are invalid for ``net``.
+        If ``epochs < 1``, ``batch_size`` is outside ``[1, N]``, only one of a
+        pair of held-out arrays is given, ``target_loss`` is negative, or data,
+        targets, loss or ``l2`` are invalid for ``net``.
 
     Examples
     --------
     >>> from bpbook import datasets
     >>> X, Y = datasets.xor()
-    >>> net = MLP([2, 3, 1], activation="tanh", output_activation="sigmoid", seed=0)
+    >>> net = MLP([2, 3, 1], activation="tanh", output_activation="sigmoid",
+    ...           seed=0)
     >>> history = train(net, X, Y, loss="binary_cross_entropy",
     ...                 optimizer=GradientDescent(1.0), epochs=500)
     >>> float(history.train_accuracy[-1])
@@ -808,23 +835,25 @@ def train(
         raise TypeError(f"net must be a bpbook MLP, got {type(net).__name__}")
     if not isinstance(optimizer, Optimizer):
         raise TypeError(
-            f"optimizer must be an Optimizer, e.g. GradientDescent(0.1) or Adam(0.01), "
-            f"got {type(optimizer).__name__}"
+            "optimizer must be an Optimizer, e.g. GradientDescent(0.1) or "
+            f"Adam(0.01), got {type(optimizer).__name__}"
         )
     X, Y, l2 = net.check_data(X, Y, loss, l2)
     N = X.shape[0]
     epochs = check_count(epochs, "epochs", minimum=1)
-    batch_size = N if batch_size is None else check_count(batch_size, "batch_size", minimum=1)
+    batch_size = (N if batch_size is None
+                  else check_count(batch_size, "batch_size", minimum=1))
     if batch_size > N:
         raise ValueError(
-            f"batch_size is {batch_size} but there are only {N} training examples; "
-            f"use at most {N}, or None for full batch"
+            f"batch_size is {batch_size} but there are only {N} training "
+            f"examples; use at most {N}, or None for full batch"
         )
     if isinstance(seed, bool) or not isinstance(seed, Integral):
         raise TypeError(f"seed must be an integer, got {type(seed).__name__}")
     if not isinstance(progress, bool):
         raise TypeError(f"progress must be True or False, got {progress!r}")
-    target = -np.inf if target_loss is None else check_nonnegative(target_loss, "target_loss")
+    target = (-np.inf if target_loss is None
+              else check_nonnegative(target_loss, "target_loss"))
     bound = _check_divergence_factor(divergence_factor)
     held_out = {
         "val": _check_held_out(net, X_val, Y_val, loss, "X_val", "Y_val"),
@@ -842,14 +871,16 @@ def train(
     examples = 0
     diverged_at = None
     bar = _progress_bar(epochs, progress)
-    # A learning rate that is too large shows itself as overflow; detect it, don't print it.
+    # A too large learning rate shows as overflow; detect it, don't print it.
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for _ in range(epochs):
             # Full batch: every step sees all examples, and order cannot matter.
             order = np.arange(N) if batch_size == N else rng.permutation(N)
             for start in range(0, N, batch_size):
                 batch = order[start : start + batch_size]
-                E, grad_w, grad_b = net.gradients(X[batch], Y[batch], loss=loss, l2=l2)
+                E, grad_w, grad_b = net.gradients(
+                    X[batch], Y[batch], loss=loss, l2=l2
+                )
                 if not _healthy(E, bound, grad_w, grad_b):
                     diverged_at = len(step_loss)
                     break
@@ -869,8 +900,8 @@ def train(
     if bar is not None:
         bar.close()
     if diverged_at is not None:
-        # Leave the network at the last parameters whose loss was recorded (before the
-        # update that blew up), never holding inf or NaN.
+        # Leave the network at the last parameters whose loss was recorded
+        # (before the update that blew up), never holding inf or NaN.
         for saved, p in zip(before_step, params, strict=True):
             np.copyto(p, saved)
     return record.history(step_loss, step_examples, diverged_at)

@@ -92,8 +92,10 @@ class StagedBackprop(MLP):
         """
         return losses.loss_and_output_delta(loss, Z, A, Y, self.output_activation)
 
-    def propagate(self, delta: Array, l: int, passed: ForwardPass, grad_W: Array) -> Array:
-        """BP2: ``δ^(l−1) = (δ^(l) W^(l)) ⊙ g'(Z^(l−1))``, from ``δ^(l)``, for ``l = L .. 2``.
+    def propagate(
+        self, delta: Array, l: int, passed: ForwardPass, grad_W: Array
+    ) -> Array:
+        """BP2: ``δ^(l−1) = (δ^(l) W^(l)) ⊙ g'(Z^(l−1))``, for ``l = L .. 2``.
 
         Parameters
         ----------
@@ -103,10 +105,12 @@ class StagedBackprop(MLP):
             The book's layer index of ``delta``, ``2 <= l <= L``.
         passed : ForwardPass
             The forward pass: ``passed.zs[l-2]`` is ``Z^(l−1)`` and
-            ``passed.activations[l-1]`` is ``A^(l−1) = g(Z^(l−1))``, of the layer whose
-            delta is returned; ``passed.zs[-1]`` is the output layer's ``Z^(L)``.
+            ``passed.activations[l-1]`` is ``A^(l−1) = g(Z^(l−1))``, of the
+            layer whose delta is returned; ``passed.zs[-1]`` is the output
+            layer's ``Z^(L)``.
         grad_W : ndarray, shape (n_l, n_{l−1})
-            The gradient just computed for ``W^(l)`` (the correct step does not need it).
+            The gradient just computed for ``W^(l)`` (the correct step does not
+            need it).
 
         Returns
         -------
@@ -134,8 +138,11 @@ class ActivationInsteadOfDerivative(StagedBackprop):
     mistake = "δ = (δ W) ⊙ g(z) instead of g′(z)"
     why_tempting = "g′ of the sigmoid is written as a(1 − a), easily misread as a"
 
-    def propagate(self, delta: Array, l: int, passed: ForwardPass, grad_W: Array) -> Array:
-        return (delta @ self.weights[l - 1]) * passed.activations[l - 1]  # a, not g'(z)
+    def propagate(
+        self, delta: Array, l: int, passed: ForwardPass, grad_W: Array
+    ) -> Array:
+        # a = g(z), not g'(z)
+        return (delta @ self.weights[l - 1]) * passed.activations[l - 1]
 
 
 class DerivativeAtOutputLayer(StagedBackprop):
