@@ -151,7 +151,7 @@ def build(name: str, run_tests: bool = True, output: Path | None = None) -> None
     for stale in (out / "autograder").glob(f"{name}-autograder_*.zip"):
         stale.unlink()
     (out / "autograder" / "otter_config.json").unlink(missing_ok=True)
-    finish_student_notebook(student_notebook(name, output))
+    finish_student_notebook(student_notebook(name, output), question_points(name))
     finish_student_notebook(reference_notebook(name, output))
     wheel = build_wheel()
     write_bundle(name, wheel, output)
@@ -175,7 +175,25 @@ def is_current(name: str) -> bool:
 
 # --- the student notebook -------------------------------------------------------------------
 
-def finish_student_notebook(path: Path) -> None:
+def question_points(name: str) -> dict[str, str]:
+    """What each question of ``name`` is worth, as shown in its heading ("4 points")."""
+    import importlib.util
+
+    sys.path.insert(0, str(TOOLS))
+    import grading_checks
+
+    spec = importlib.util.spec_from_file_location(f"build_checks_{name}",
+                                                  ASSIGNMENTS / name / "checks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    shown = {}
+    for question, details in grading_checks.questions_of(module).items():
+        points = f"{details.points:g} point" + ("" if details.points == 1 else "s")
+        shown[question] = points + (", graded by hand" if details.manual else "")
+    return shown
+
+
+def finish_student_notebook(path: Path, points: dict[str, str] | None = None) -> None:
     """Make every answer cell editable and lock only the cells that must not change.
 
     otter locks every cell of a question outside a ``# BEGIN SOLUTION`` block; the masters
@@ -183,10 +201,17 @@ def finish_student_notebook(path: Path) -> None:
     hand-graded question) is made editable explicitly and marked with its question in the
     metadata (``bpbook.answer``), which ``tools/grade.py`` uses to collect written answers.
     Locked: the set-up cell (collapsed), the cell that makes the student's data, and the
-    ``grader.check`` cells.
+    ``grader.check`` cells. With ``points``, each question's heading shows its points.
     """
     nb = nbformat.read(path, as_version=4)
     questions = _question_of_cells(nb)
+    for cell in nb.cells:
+        heading = re.search(r"^(##\s+Question\s+(\d+)\b.*)$", cell.source, flags=re.M)
+        if points and cell.cell_type == "markdown" and heading:
+            worth = points.get(f"q{heading.group(2)}")
+            if worth and worth not in heading.group(1):
+                line = heading.group(1)
+                cell.source = cell.source.replace(line, f"{line} ({worth})", 1)
     for index, cell in enumerate(nb.cells):
         tags = cell.metadata.get("tags", [])
         source = cell.source

@@ -170,6 +170,8 @@ def command(package: Path, inputs: Path, argv: list[str], report_fd: int,
         "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--hostname", "grading",
         "--ro-bind", "/usr", "/usr",
     ]
+    if run_as is None:
+        args.insert(1, "--unshare-user")  # an ordinary user needs a user namespace
     for name in ("bin", "lib", "lib32", "lib64", "libx32", "sbin"):
         path = Path("/") / name
         if path.is_symlink():
