@@ -581,8 +581,8 @@ class Strategy:
 class HillClimber(Strategy):
     """Randomly tweak the weights, keep the new ones if they are no worse: the (1+M)-ES.
 
-    Each generation makes M (``population``) tweaked copies ``θ + σ z`` of the parent
-    ``θ``, with ``z ~ N(0, I_n)``, and the best copy replaces the parent if its loss is no
+    Each generation makes M (``population``) tweaked copies ``θ + σ ε_r`` of the parent
+    ``θ``, with ``ε_r ~ N(0, I_n)``, and the best copy replaces the parent if its loss is no
     larger (or, with ``accept_ties=False``, only if it is strictly smaller). The
     literature writes (1+λ) with λ = M; M = 1 is Rechenberg's (1+1)-ES. The first
     generation asks only for the loss of ``x0``.
@@ -684,7 +684,7 @@ class GeneticAlgorithm(Strategy):
     keeps the ``elite`` best individuals unchanged (their losses are remembered, not
     re-evaluated) and fills the rest with children: a parent chosen by selection, with
     probability ``crossover`` mixed gene by gene with a second parent (uniform
-    crossover), then mutated by adding ``σ z``, ``z ~ N(0, I_n)``. This is the algorithm
+    crossover), then mutated by adding ``σ ε_r``, ``ε_r ~ N(0, I_n)``. This is the algorithm
     of Such et al. (2017) when ``selection="truncation"`` and ``crossover=0``.
 
     Parameters
@@ -839,10 +839,11 @@ class EvolutionStrategy(Strategy):
         probes around θ with a loss below ``e``), and its length does not shrink with
         the gradient.
     optimizer : {"sgd", "adam"}
-        How the estimate ĝ becomes a step: ``"sgd"`` is ``θ ← θ − η ĝ``; ``"adam"`` keeps
-        running means of ĝ and of ĝ² (the Notation page's mean of the gradients and
-        ``s_t``, decay rates β1, β2) and steps by ``η · mean/(√s + τ)``, each mean
-        divided by ``1 − β^t`` to correct its start at zero.
+        How the estimate ``∇̂E_σ`` (:attr:`last_gradient`) becomes a step: ``"sgd"`` is
+        ``θ ← θ − η ∇̂E_σ``; ``"adam"`` keeps running means of ``∇̂E_σ`` and of its
+        elementwise square (the Notation page's mean of the gradients and ``s_t``, decay
+        rates β1, β2) and steps by ``η · mean/(√s + τ)``, each mean divided by
+        ``1 − β^t`` to correct its start at zero.
     beta1, beta2 : float, in [0, 1)
         Adam's decay rates β1, β2.
     eps : float, > 0
