@@ -596,8 +596,8 @@ class HillClimber(Strategy):
     population : int, >= 1
         M, the number of tweaked copies tried in parallel per generation.
     adapt_sigma : bool
-        Use the 1/5 success rule in the form of Hansen, Arnold and Auger (2015,
-        Algorithm 3): ``σ ← σ exp((s − 1/5)/d)`` with ``d = √(n + 1)`` (:attr:`damping`)
+        Use the 1/5 success rule in the form of Hansen, Arnold and Auger's (1+1)-ES
+        (2015): ``σ ← σ exp((s − 1/5)/d)`` with ``d = √(n + 1)`` (:attr:`damping`)
         and ``s`` the share of tweaks strictly better than the parent. A success
         multiplies σ by ``exp(0.8/d)``, a failure by ``exp(−0.2/d)``: the two balance at
         a success rate of exactly 1/5. More successes mean timid steps, fewer mean
