@@ -342,7 +342,7 @@ def weighted_loss(student, ctx):
                           "m, the number of examples.")
     if close(got, losses.softmax_cross_entropy(Z, Y)):
         raise CheckFailed("weighted_ce ignores the class weights.")
-    raise CheckFailed("weighted_ce should be −(1/m) Σ_i c_(k_i) log softmax(z_i)_(k_i).")
+    raise CheckFailed("weighted_ce should be −(1/m) Σ_i ω_(c_i) log softmax(z_i)_(c_i).")
 
 
 @check("q5", points=2)
@@ -358,7 +358,7 @@ def weighted_delta(student, ctx):
     for variant, message in [
         (plain, "ignores the class weights"),
         (plain * c[None, :], "weights the columns (classes of the output) instead of the "
-                             "rows: example i is weighted by the class k_i of its target"),
+                             "rows: example i is weighted by the weight of its class c_i"),
         (expected * m, "is m times too large: E is a mean over the examples"),
         (expected * m / np.sum(Y @ c), "divides by the sum of the weights instead of m"),
         (-expected, "has the wrong sign"),
