@@ -24,6 +24,7 @@ This module does the execution before ``jupyter-book build`` reads anything:
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import json
 import os
@@ -116,9 +117,15 @@ def package_modules(names: Iterable[str], package: Path = PACKAGE) -> set[Path]:
                               package / relative.with_suffix(".py") if depth > 1 else None):
                 if candidate is not None and candidate.is_file() and candidate not in found:
                     found.add(candidate)
-                    pending += [n for n in imported_modules(candidate.read_text())
+                    pending += [n for n in _file_imports(candidate, candidate.stat().st_mtime_ns)
                                 if n == prefix or n.startswith(prefix + ".")]
     return found
+
+
+@functools.cache
+def _file_imports(path: Path, mtime_ns: int) -> frozenset[str]:
+    """The imports of a source file (cached while the file is unchanged)."""
+    return frozenset(imported_modules(path.read_text()))
 
 
 def package_data_files(package: Path = PACKAGE) -> list[Path]:
@@ -129,6 +136,7 @@ def package_data_files(package: Path = PACKAGE) -> list[Path]:
     )
 
 
+@functools.lru_cache(maxsize=1)
 def library_versions() -> dict[str, str]:
     versions = {}
     for name in COMPUTING_LIBRARIES:
@@ -141,8 +149,9 @@ def library_versions() -> dict[str, str]:
 
 def dependency_hash(notebook, root: Path = ROOT, package: Path = PACKAGE) -> str:
     """Hash of everything besides the chapter's code that its outputs can depend on."""
-    code = "\n".join(c.source for c in notebook.cells if c.cell_type == "code")
-    files = sorted(package_modules(imported_modules(code), package))
+    names = set().union(*(imported_modules(c.source) for c in notebook.cells
+                          if c.cell_type == "code"))
+    files = sorted(package_modules(names, package))
     files += package_data_files(package)
     digest = hashlib.sha256()
     for path in files:

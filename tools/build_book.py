@@ -46,17 +46,18 @@ def toc_pages(toc: Path) -> list[str]:
     return pages
 
 
-def build_assignment_pages() -> int:
-    """Generate the book pages of the assignments whose master changed; return the exit code.
+def build_assignment_pages() -> subprocess.Popen:
+    """Start generating the book pages of the assignments whose master changed.
 
     The reference solutions are not graded here (``make assignments`` does that): the
-    pages show the student version, and building it is all the book needs.
+    pages show the student version, and building it is all the book needs. It runs while
+    the chapters are checked against the cache (two cores).
     """
     command = [
         sys.executable, str(ROOT / "tools" / "build_assignments.py"),
         "--no-run-tests", "--if-changed",
     ]
-    return subprocess.call(command, cwd=ROOT)
+    return subprocess.Popen(command, cwd=ROOT)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,9 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     toc = args.toc or ROOT / "_toc.yml"
     pages = toc_pages(toc)
-    if any(p.startswith("assignments/pages/") for p in pages) and build_assignment_pages() != 0:
-        print("error: building the assignments' pages failed", file=sys.stderr)
-        return 1
+    assignments = None
+    if any(p.startswith("assignments/pages/") for p in pages):
+        assignments = build_assignment_pages()
 
     # The published page has no kernel: interactive experiments must precompute their
     # frames (see bpbook.widgets). Kernels started from here on inherit this variable.
@@ -87,6 +88,11 @@ def main(argv: list[str] | None = None) -> int:
         book_cache.prepare(notebooks, build_dir, book_cache.book_config(ROOT, args.config))
     except RuntimeError as error:
         print(f"error: {error}", file=sys.stderr)
+        return 1
+    finally:
+        assignments_failed = assignments is not None and assignments.wait() != 0
+    if assignments_failed:
+        print("error: building the assignments' pages failed", file=sys.stderr)
         return 1
 
     command = [
