@@ -294,19 +294,21 @@ def _header_buttons(app: Sphinx, pagename: str, templatename: str, context: dict
         "icon": "fas fa-code", "tooltip": "Download this page as a notebook",
         "label": "download-notebook-button",
     }, {
-        "type": "link", "url": pathto(ARCHIVE, 1), "text": "all .ipynb",
+        "type": "link", "url": pathto(ARCHIVE, 1), "text": "all chapters",
         "icon": "fas fa-file-archive", "tooltip": "Download every chapter as a notebook (.zip)",
         "label": "download-all-notebooks-button",
     }]
     if (Path(app.outdir) / PDF_NAME).is_file():
         mine.append({
-            "type": "link", "url": pathto(PDF_NAME, 1), "text": "book .pdf",
+            "type": "link", "url": pathto(PDF_NAME, 1), "text": "whole book",
             "icon": "fas fa-book", "tooltip": "Download the whole book as a PDF",
             "label": "download-book-pdf-button",
         })
-    downloads["buttons"] = mine + [
-        b for b in downloads["buttons"] if b.get("label") != "download-notebook-button"
-    ]
+    theirs = [b for b in downloads["buttons"] if b.get("label") != "download-notebook-button"]
+    for button in theirs:
+        if button.get("label") == "download-pdf-button":  # the browser's print dialog
+            button["text"] = "print page"
+    downloads["buttons"] = mine + theirs
     if not is_executed(app, pagename):
         return
     links = pub.launch_links(pagename)
