@@ -14,8 +14,11 @@ This extension translates that doctree into a notebook (nbformat 4) and writes i
   cells are collapsed; cells removed from the website that set up state stay, collapsed,
   and those that only check the build (``assert``) or hand numbers to the text (``glue``)
   are left out;
-- solutions of exercises are folded into a Markdown ``<details>`` block, their code as a
-  code listing with its outputs, so *Run All* does not run them;
+- each exercise gets a heading, and its solution a heading that JupyterLab shows folded
+  (``jp-MarkdownHeadingCollapsed``), above a Markdown cell with the solution's text and
+  its code as a listing with its outputs, so *Run All* does not run it (jupyterlab-myst,
+  which the book installs, drops what an HTML ``<details>`` block holds, so the fold is
+  JupyterLab's own);
 - a first note says how long the chapter took to run, and a first code cell installs
   ``bpbook`` when it is missing (from the repository the configuration names) and
   stands in for ``myst_nb.glue``, which only the website needs;
@@ -28,6 +31,7 @@ the chapter, so that the tests can compare the notebook's outputs with the websi
 from __future__ import annotations
 
 import ast
+import base64
 import copy
 import hashlib
 import json
@@ -676,8 +680,6 @@ class NotebookWriter:
         if mime is None or not source.is_file():
             self.problems.append(f"image {uri} cannot be attached")
             return alt
-        import base64
-
         data = source.read_bytes()
         encoded = data.decode() if mime == "image/svg+xml" else base64.b64encode(data).decode()
         return f"![{alt}]({self._attachments.add(mime, encoded)})"
