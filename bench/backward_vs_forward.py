@@ -25,6 +25,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import statistics  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
+from functools import partial  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -68,9 +69,9 @@ def main() -> None:
         repeats = 300 if net.n_parameters * m < 5e7 else 30
         t_forward, t_loss, t_gradient = interleaved_medians(
             [
-                lambda: net.forward(X),
-                lambda: net.loss(X, labels, loss="softmax_cross_entropy"),
-                lambda: net.gradients(X, labels, loss="softmax_cross_entropy"),
+                partial(net.forward, X),
+                partial(net.loss, X, labels, loss="softmax_cross_entropy"),
+                partial(net.gradients, X, labels, loss="softmax_cross_entropy"),
             ],
             repeats,
         )

@@ -80,7 +80,7 @@ def test_backprop_property(sizes, m, hidden, scale, seed):
         return net.loss(X, Y, loss="binary_cross_entropy")
 
     atol = 1e-8 * max(1.0, E)
-    for g, p in zip(gw + gb, list(net.weights) + list(net.biases)):
+    for g, p in zip(gw + gb, list(net.weights) + list(net.biases), strict=True):
         coarse, fine = numerical_gradient(f, p, h=1e-4), numerical_gradient(f, p, h=5e-5)
         np.testing.assert_allclose(g, (4 * fine - coarse) / 3, rtol=1e-6, atol=atol)
 
@@ -101,9 +101,9 @@ def test_bias_is_not_regularised():
     X, Y = rng.normal(size=(4, 2)), rng.normal(size=(4, 1))
     _, gw0, gb0 = net.gradients(X, Y, l2=0.0)
     _, gw1, gb1 = net.gradients(X, Y, l2=2.0)
-    for g0, g1 in zip(gb0, gb1):
+    for g0, g1 in zip(gb0, gb1, strict=True):
         np.testing.assert_array_equal(g0, g1)
-    for g0, g1, W in zip(gw0, gw1, net.weights):
+    for g0, g1, W in zip(gw0, gw1, net.weights, strict=True):
         np.testing.assert_allclose(g1 - g0, 2.0 * W, rtol=1e-12)
 
 
@@ -111,9 +111,9 @@ def test_forward_matches_per_example_loop():
     rng = np.random.default_rng(5)
     net = MLP([3, 4, 2], activation="tanh", output_activation="sigmoid", seed=5)
     X = rng.normal(size=(7, 3))
-    for x, out in zip(X, net.forward(X)):
+    for x, out in zip(X, net.forward(X), strict=True):
         a = x
-        for l, (W, b) in enumerate(zip(net.weights, net.biases)):
+        for l, (W, b) in enumerate(zip(net.weights, net.biases, strict=True)):
             z = W @ a + b
             a = np.tanh(z) if l == 0 else 1 / (1 + np.exp(-z))
         np.testing.assert_allclose(out, a, rtol=1e-12)

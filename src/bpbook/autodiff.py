@@ -683,7 +683,8 @@ def multiply_chain(factors: Sequence[ArrayLike], order: str) -> ChainProduct:
     """
     if order not in ("reverse", "forward"):
         raise ValueError(f"order must be 'reverse' or 'forward', got {order!r}")
-    if isinstance(factors, np.ndarray) or not isinstance(factors, Sequence) or not factors:
+    given: object = factors  # checked whatever the annotation promises (a 3-D array?)
+    if isinstance(given, np.ndarray) or not isinstance(given, Sequence) or not given:
         raise ValueError("factors must be a non-empty list of matrices [J_L, ..., J_1]")
     mats = []
     for i, factor in enumerate(factors):

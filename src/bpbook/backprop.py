@@ -43,7 +43,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from bpbook import losses
 from bpbook._checks import as_float_array, check_count, check_positive
-from bpbook.network import MLP, check_layer_sizes
+from bpbook.network import MLP, ForwardPass, check_layer_sizes
 
 __all__ = [
     "ExampleTrace",
@@ -385,7 +385,7 @@ def count_forward_passes(net: MLP) -> Iterator[ForwardPassCounter]:
     counter = ForwardPassCounter()
     original = net.forward_pass
 
-    def counted(X: ArrayLike):
+    def counted(X: ArrayLike) -> ForwardPass:
         counter.count += 1
         return original(X)
 

@@ -32,9 +32,8 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from numbers import Integral, Real
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import matplotlib
 import numpy as np
@@ -44,7 +43,10 @@ from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
 from matplotlib.path import Path as MplPath
 from numpy.typing import ArrayLike, NDArray
 
-from bpbook._checks import as_float_array, check_finite, check_positive
+from bpbook._checks import as_float_array, check_finite, check_positive, is_integer, is_real
+
+if TYPE_CHECKING:
+    from matplotlib.typing import LineStyleType, RcKeyType
 from bpbook.autodiff import Value, topological_order
 from bpbook.plotting import COLORS, SEQUENTIAL_CMAP
 
@@ -63,7 +65,7 @@ __all__ = [
 #: web fonts; mathematics uses Computer Modern, like the book's MathJax formulas; the
 #: fixed hash salt and the missing dates make two renderings byte-identical, which the
 #: book's determinism test needs.
-STYLE: dict[str, Any] = {
+STYLE: dict[RcKeyType, Any] = {
     "font.size": 13,
     "mathtext.fontset": "cm",
     "svg.fonttype": "path",
@@ -208,7 +210,7 @@ def _arrow(
     patch_a: Any = None,
     patch_b: Any = None,
     style: str = "-|>",
-    linestyle: str = "-",
+    linestyle: LineStyleType = "-",
     gid: str | None = None,
     connection: str = "arc3",
     zorder: float = 1,
@@ -270,13 +272,13 @@ def _check_layer(layer: object, name: str = "layer", minimum: int = 1) -> str | 
         if not re.fullmatch(r"[A-Za-z]", layer):
             raise ValueError(f"{name} must be one letter such as 'l', or an integer, got {layer!r}")
         return layer
-    if isinstance(layer, bool) or not isinstance(layer, Integral) or layer < minimum:
+    if not is_integer(layer) or layer < minimum:
         raise ValueError(f"{name} must be a letter or an integer >= {minimum}, got {layer!r}")
     return int(layer)
 
 
 def _check_count(value: object, name: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or not low <= value <= high:
+    if not is_integer(value) or not low <= value <= high:
         raise ValueError(f"{name} must be an integer from {low} to {high}, got {value!r}")
     return int(value)
 
@@ -487,9 +489,8 @@ def network(
     sizes = _check_layer_sizes(layer_sizes)
     L = len(sizes) - 1
     max_units = _check_count(max_units, "max_units", 3, 12)
-    if isinstance(batch, bool) or not isinstance(batch, (str, Integral)) or (
-        isinstance(batch, Integral) and batch < 1
-    ) or (isinstance(batch, str) and not batch.strip()):
+    symbol = isinstance(batch, str) and bool(batch.strip())
+    if not symbol and not (is_integer(batch) and batch >= 1):
         raise ValueError(f"batch must be a symbol such as 'm' or a positive integer, got {batch!r}")
     drawn = [_drawn_units(n, max_units) for n in sizes]
     edge = _check_highlight(highlight, sizes, drawn)
@@ -597,7 +598,7 @@ def _check_layer_sizes(layer_sizes: object) -> list[int]:
     if len(sizes) < 2:
         raise ValueError(f"layer_sizes needs at least two layers (input and output), got {sizes}")
     for l, n in enumerate(sizes):
-        if isinstance(n, bool) or not isinstance(n, Integral) or n < 1:
+        if not is_integer(n) or n < 1:
             raise ValueError(f"layer_sizes[{l}] must be a positive integer, got {n!r}")
     return [int(n) for n in sizes]
 
@@ -616,7 +617,7 @@ def _check_highlight(
     if not isinstance(highlight, tuple) or len(highlight) != 3:
         raise ValueError(f"highlight must be (l, j, k) or (), got {highlight!r}")
     for name, value in zip("ljk", highlight, strict=True):
-        if isinstance(value, bool) or not isinstance(value, Integral):
+        if not is_integer(value):
             raise ValueError(f"highlight's {name} must be an integer, got {value!r}")
     l, j, k = (int(v) for v in highlight)
     if not 1 <= l <= L:
@@ -739,7 +740,9 @@ def _layered_layout(n: int, edges: list[tuple[int, int]], sweeps: int = 12) -> _
             pos = positions()
             neighbours = up if sweep % 2 == 0 else down
 
-            def barycentre(v: int, pos: dict[int, int] = pos, nb: list = neighbours) -> float:
+            def barycentre(
+                v: int, pos: dict[int, int] = pos, nb: list[list[int]] = neighbours
+            ) -> float:
                 if nb[v]:
                     return sum(pos[u] + nudges.get((v, u), 0.0) for u in nb[v]) / len(nb[v])
                 return float(pos[v])
@@ -980,7 +983,7 @@ def _draw_edge(
     box_h: float,
     bend: float,
     gid: str,
-) -> tuple[float, float]:
+) -> list[tuple[float, float]]:
     """Draw one edge through its waypoints, clipped at the two boxes.
 
     Returns points on the edge where its label may go, best first.
@@ -1175,8 +1178,9 @@ def delta_recursion(*, layer: str | int = "l", batch: bool = False, shapes: bool
         _arrow(ax, (xs[2] - 0.15, y_top - bh / 2 - 0.28),
                ((xs[1] + xs[2]) / 2, y_bottom - bh / 2 - 0.1), color="#777777", lw=1.0,
                linestyle=(0, (1.5, 2)), zorder=5)
-        ax.text(xs[2] + 0.05, (y_top + y_bottom) / 2 + 0.05, f"from ${a}$, kept by\nthe forward pass",
-                ha="left", va="center", fontsize=12, color="#555555")
+        ax.text(xs[2] + 0.05, (y_top + y_bottom) / 2 + 0.05,
+                f"from ${a}$, kept by\nthe forward pass", ha="left", va="center", fontsize=12,
+                color="#555555")
         # The parameter gradients hang under delta^(l).
         y_grad = 0.35
         _arrow(ax, (xs[1], y_bottom - bh / 2), (xs[1], y_grad + 0.17), color=BACKWARD, lw=1.4)
@@ -1245,7 +1249,7 @@ def _evaluate(loss: Loss2D, points: NDArray[np.float64]) -> NDArray[np.float64]:
 def _check_loss(loss: object) -> Loss2D:
     if not callable(loss):
         raise TypeError(f"loss must be a callable θ -> E(θ), got {type(loss).__name__}")
-    return loss  # type: ignore[return-value]
+    return loss
 
 
 def _check_bounds(bounds: object) -> tuple[float, float, float, float]:
@@ -1253,7 +1257,7 @@ def _check_bounds(bounds: object) -> tuple[float, float, float, float]:
         raise ValueError(f"bounds must be (x_min, x_max, y_min, y_max), got {bounds!r}")
     values = []
     for value in bounds:
-        if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
+        if not is_real(value) or not math.isfinite(value):
             raise ValueError(f"bounds must hold four finite numbers, got {bounds!r}")
         values.append(float(value))
     if not (values[0] < values[1] and values[2] < values[3]):
@@ -1284,7 +1288,7 @@ def _contours(
     grid = np.column_stack([gx.ravel(), gy.ravel()])
     values = _evaluate(loss, grid).reshape(gx.shape)
     check_finite(values, "loss over the window")
-    if isinstance(levels, Integral) and not isinstance(levels, bool):
+    if is_integer(levels):
         if levels < 2:
             raise ValueError(f"levels must be at least 2, got {levels}")
         low, high = float(values.min()), float(values.max())
@@ -1307,7 +1311,9 @@ def _contours(
 
 
 def _path_points(path: object, name: str) -> NDArray[np.float64]:
-    points = getattr(path, "points", path)
+    # A DescentPath or anything else with .points, or the points themselves; whatever it
+    # is, as_float_array refuses it unless it is an array of numbers.
+    points = cast("ArrayLike", getattr(path, "points", path))
     array = as_float_array(points, name, ndim=2)
     if array.shape[1] != 2 or len(array) < 1:
         raise ValueError(f"{name} must hold points of shape (k, 2) with k >= 1, got {array.shape}")

@@ -43,14 +43,20 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from numbers import Integral, Real
 from typing import Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from bpbook import activations, losses
-from bpbook._checks import as_float_array, check_count, check_finite, check_positive
+from bpbook._checks import (
+    as_float_array,
+    check_count,
+    check_finite,
+    check_positive,
+    is_integer,
+    is_real,
+)
 from bpbook.network import MLP
 from bpbook.optim import DIVERGENCE_FACTOR
 
@@ -227,12 +233,13 @@ class NetworkObjective:
         self.net = net.copy()
         self.loss = loss
         X = net.check_inputs(X)
+        # The error rate compares class labels; the other losses compare with targets.
+        targets: Array | None = None
         if loss == "error_rate":
             self._labels = _class_labels_of(Y, X.shape[0], net.layer_sizes[-1])
-            Y = None
         else:
-            X, Y, _ = net.check_data(X, Y, loss, 0.0)
-        self.X, self.Y = X, Y
+            X, targets, _ = net.check_data(X, Y, loss, 0.0)
+        self.X, self.Y = X, targets
         self.n_parameters = net.n_parameters
         self._shapes = _shapes(net)
         self._g = net.activation
@@ -365,6 +372,11 @@ class NetworkObjective:
     def _output(self, Z: Array) -> Array:
         return activations.softmax(Z) if self._g_L is None else self._g_L.function(Z)
 
+    def _targets(self) -> Array:
+        if self.Y is None:
+            raise ValueError("the error rate compares class labels; it has no targets Y")
+        return self.Y
+
     def _loss_of_logits(self, Z: Array) -> Array:
         """Per-network loss from the output layer's weighted inputs, shape (k, m, K)."""
         m = Z.shape[1]
@@ -376,26 +388,27 @@ class NetworkObjective:
             else:
                 predicted = np.argmax(A, axis=2)
             return np.mean(predicted != self._labels, axis=1)
+        Y = self._targets()
         if self.loss == "binary_cross_entropy":  # from the logits, as losses does
-            return np.sum(losses.softplus(Z) - self.Y * Z, axis=(1, 2)) / m
+            return np.sum(losses.softplus(Z) - Y * Z, axis=(1, 2)) / m
         if self.loss == "softmax_cross_entropy":
             log_p = Z - losses.logsumexp(Z)[..., None]
-            return 0.0 - np.sum(self.Y * log_p, axis=(1, 2)) / m
-        return np.sum((self._output(Z) - self.Y) ** 2, axis=(1, 2)) / m
+            return 0.0 - np.sum(Y * log_p, axis=(1, 2)) / m
+        return np.sum((self._output(Z) - Y) ** 2, axis=(1, 2)) / m
 
     def _loss_and_delta(self, Z: Array) -> tuple[Array, Array]:
         """Per-network loss and δ^(L) = ∂E/∂Z^(L) (with the 1/m of the mean), as BP1."""
-        m = Z.shape[1]
+        m, Y = Z.shape[1], self._targets()
         if self.loss == "binary_cross_entropy":
-            E = np.sum(losses.softplus(Z) - self.Y * Z, axis=(1, 2)) / m
-            return E, (activations.sigmoid(Z) - self.Y) / m
+            E = np.sum(losses.softplus(Z) - Y * Z, axis=(1, 2)) / m
+            return E, (activations.sigmoid(Z) - Y) / m
         if self.loss == "softmax_cross_entropy":
             log_p = Z - losses.logsumexp(Z)[..., None]
-            E = 0.0 - np.sum(self.Y * log_p, axis=(1, 2)) / m
-            return E, (np.exp(log_p) - self.Y) / m
+            E = 0.0 - np.sum(Y * log_p, axis=(1, 2)) / m
+            return E, (np.exp(log_p) - Y) / m
         A = self._output(Z)
-        E = np.sum((A - self.Y) ** 2, axis=(1, 2)) / m
-        grad_a = 2.0 * (A - self.Y) / m
+        E = np.sum((A - Y) ** 2, axis=(1, 2)) / m
+        grad_a = 2.0 * (A - Y) / m
         if self._g_L is None:
             return E, activations.softmax_backward(A, grad_a)
         return E, grad_a * self._g_L.derivative(Z)
@@ -458,9 +471,10 @@ def centred_ranks(losses: ArrayLike) -> Array:
 def es_gradient(losses: ArrayLike, epsilons: ArrayLike, sigma: float) -> Array:
     """The evolution-strategies estimate ``(1/(Mσ)) Σ_r E_r ε_r`` of ∇E_σ.
 
-    With ``E_r = E(θ + σ ε_r)`` and ``ε_r ~ N(0, I_n)`` it is an unbiased estimate of the
-    gradient of the Gaussian-smoothed loss ``E_σ(θ) = E[E(θ + σε)]``. Passed shaped
-    values instead of losses (:func:`centred_ranks`), it estimates something else (see
+    With ``E_r = E(θ + σ ε_r)`` and ``ε_r ~ N(0, I_n)`` it is an unbiased
+    estimate of the gradient of the Gaussian-smoothed loss
+    ``E_σ(θ) = E[E(θ + σε)]``. Passed shaped values instead of losses
+    (:func:`centred_ranks`), it estimates something else (see
     :class:`EvolutionStrategy`).
 
     Parameters
@@ -485,7 +499,8 @@ def es_gradient(losses: ArrayLike, epsilons: ArrayLike, sigma: float) -> Array:
     sigma = check_positive(sigma, "sigma")
     if epsilons.shape[0] != len(losses):
         raise ValueError(
-            f"epsilons has {epsilons.shape[0]} rows but losses has {len(losses)} values"
+            f"epsilons has {epsilons.shape[0]} rows but losses has "
+            f"{len(losses)} values"
         )
     return epsilons.T @ losses / (len(losses) * sigma)
 
@@ -511,7 +526,7 @@ class Strategy:
 
     def __init__(self, x0: ArrayLike, seed: int) -> None:
         self._x0 = _check_vector(x0, "x0")
-        if isinstance(seed, bool) or not isinstance(seed, Integral):
+        if not is_integer(seed):
             raise TypeError(f"seed must be an integer, got {type(seed).__name__}")
         self.rng = np.random.default_rng(seed)
         self.n = len(self._x0)
@@ -660,7 +675,8 @@ class HillClimber(Strategy):
     def _propose(self) -> Array:
         if self._parent_loss is None:
             return self._parent[None].copy()
-        return self._parent + self.sigma * self.rng.standard_normal((self.population, self.n))
+        epsilons = self.rng.standard_normal((self.population, self.n))
+        return self._parent + self.sigma * epsilons
 
     def _update(self, candidates: Array, losses: Array) -> None:
         if self._parent_loss is None:
@@ -674,7 +690,8 @@ class HillClimber(Strategy):
             losses[best] < self._parent_loss
         )
         if better:
-            self._parent, self._parent_loss = candidates[best].copy(), float(losses[best])
+            self._parent = candidates[best].copy()
+            self._parent_loss = float(losses[best])
 
 
 class GeneticAlgorithm(Strategy):
@@ -743,9 +760,7 @@ class GeneticAlgorithm(Strategy):
                 f"parents must be at most population = {self.population}, got {self.parents}"
             )
         self.tournament_size = check_count(tournament_size, "tournament_size", minimum=1)
-        if isinstance(crossover, bool) or not isinstance(crossover, Real) or not (
-            0.0 <= crossover <= 1.0
-        ):
+        if not is_real(crossover) or not 0.0 <= crossover <= 1.0:
             raise ValueError(f"crossover must be a probability in [0, 1], got {crossover!r}")
         self.crossover = float(crossover)
         self.elite = check_count(elite, "elite", minimum=1)
@@ -786,16 +801,21 @@ class GeneticAlgorithm(Strategy):
         order = np.argsort(losses, kind="stable")
         self._elites = candidates[order[: self.elite]]
         self._elite_losses = losses[order[: self.elite]]
-        self._children = self._breed(candidates, losses, self.population - self.elite)
+        self._children = self._breed(
+            candidates, losses, self.population - self.elite
+        )
 
     def _breed(self, pool: Array, losses: Array, count: int) -> Array:
         children = pool[self._select(losses, count)]
         if self.crossover > 0:
             mates = pool[self._select(losses, count)]
             crossed = self.rng.random(count) < self.crossover
-            from_mate = (self.rng.random((count, self.n)) < 0.5) & crossed[:, None]
+            from_mate = (
+                (self.rng.random((count, self.n)) < 0.5) & crossed[:, None]
+            )
             children = np.where(from_mate, mates, children)
-        return children + self.sigma * self.rng.standard_normal((count, self.n))
+        mutations = self.rng.standard_normal((count, self.n))
+        return children + self.sigma * mutations
 
     def _select(self, losses: Array, count: int) -> NDArray[np.intp]:
         """Indices of ``count`` parents chosen from the scored pool."""
@@ -895,7 +915,7 @@ class EvolutionStrategy(Strategy):
             known = ", ".join(repr(o) for o in OPTIMIZERS)
             raise ValueError(f"unknown optimizer {optimizer!r}; known: {known}")
         for beta, name in ((beta1, "beta1"), (beta2, "beta2")):
-            if isinstance(beta, bool) or not isinstance(beta, Real) or not 0 <= beta < 1:
+            if not is_real(beta) or not 0 <= beta < 1:
                 raise ValueError(f"{name} must be a number in [0, 1), got {beta!r}")
         self.antithetic = antithetic
         self.rank_shaping = rank_shaping
@@ -903,7 +923,7 @@ class EvolutionStrategy(Strategy):
         self.beta1, self.beta2 = float(beta1), float(beta2)
         self.eps = check_positive(eps, "eps")
         self._theta = self._x0.copy()
-        self._epsilons: Array | None = None
+        self._epsilons = np.empty((0, self.n))  # the probes ε_r of the last _propose
         self._mean = np.zeros(self.n)
         self._s = np.zeros(self.n)
         self.last_gradient: Array | None = None
@@ -945,7 +965,9 @@ class EvolutionStrategy(Strategy):
         self._s = self.beta2 * self._s + (1 - self.beta2) * g**2
         mean_hat = self._mean / (1 - self.beta1**t)
         s_hat = self._s / (1 - self.beta2**t)
-        self._theta = self._theta - self.learning_rate * mean_hat / (np.sqrt(s_hat) + self.eps)
+        self._theta = self._theta - (
+            self.learning_rate * mean_hat / (np.sqrt(s_hat) + self.eps)
+        )
 
 
 class CMAES(Strategy):
@@ -1461,8 +1483,8 @@ def descend(
                 keep = E > target
                 costs[running[~keep]] = spent
             losers = race.losers(np.full(k, spent), costs, running[keep].tolist())
-            for i in losers:
-                records[i].stopped = True
+            for loser in losers:
+                records[loser].stopped = True
             keep &= ~np.isin(running, losers)
             if t == steps or not keep.any():
                 break
@@ -1515,10 +1537,11 @@ def tune(
     *,
     target: float,
 ) -> Tuning:
-    """Choose the setting whose strategy reaches ``target`` with the least median cost.
+    """Choose the setting that reaches ``target`` with the least median cost.
 
-    Every setting runs once per seed, ``make(setting, seed)``, all in lockstep
-    (:func:`optimize_many`), and a setting is stopped as soon as it cannot win.
+    Every setting runs once per seed, ``make(setting, seed)``, all in
+    lockstep (:func:`optimize_many`), and a setting is stopped as soon as it
+    cannot win.
 
     Parameters
     ----------
@@ -1542,7 +1565,8 @@ def tune(
     settings, seeds = list(settings), [int(s) for s in seeds]
     strategies = [make(setting, seed) for setting in settings for seed in seeds]
     groups = [i for i in range(len(settings)) for _ in seeds]
-    runs = optimize_many(strategies, f, max_evaluations, target=target, groups=groups)
+    runs = optimize_many(strategies, f, max_evaluations, target=target,
+                         groups=groups)
     return _tuning(settings, seeds, runs)
 
 
@@ -1569,10 +1593,10 @@ def tune_descent(
     return _tuning(rates, seeds, runs)
 
 
-def _tuning(settings: list[object], seeds: list[int], runs: list[Run]) -> Tuning:
+def _tuning(settings: Sequence[object], seeds: list[int], runs: list[Run]) -> Tuning:
     costs = np.array([run.cost for run in runs]).reshape(len(settings), len(seeds))
     medians = np.median(costs, axis=1)
-    return Tuning(settings, seeds, costs, settings[int(np.argmin(medians))])
+    return Tuning(list(settings), seeds, costs, settings[int(np.argmin(medians))])
 
 
 def evaluations_to_target(
@@ -1626,7 +1650,7 @@ def _check_vector(
 def _check_target(target: object) -> float | None:
     if target is None:
         return None
-    if isinstance(target, bool) or not isinstance(target, Real) or not np.isfinite(target):
+    if not is_real(target) or not np.isfinite(target):
         raise ValueError(f"target must be a finite number or None, got {target!r}")
     return float(target)
 

@@ -10,12 +10,13 @@ as well as in JupyterLab.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from numbers import Real
+from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from bpbook._checks import is_real
 from bpbook.optim import History, Trajectory
 from bpbook.plotting import COLORS
 from bpbook.widgets import Explorer, explorer
@@ -42,7 +43,7 @@ def loss_curve(result: History | Trajectory) -> tuple[np.ndarray, np.ndarray, st
 
 
 def plot_loss_curve(
-    ax: Axes, result: History | Trajectory, *, label: str | None = None, **style
+    ax: Axes, result: History | Trajectory, *, label: str | None = None, **style: Any
 ) -> None:
     """Draw the loss curve of ``result`` on ``ax`` (log scale), marking divergence.
 
@@ -134,7 +135,7 @@ def loss_curves_explorer(
     if not results:
         raise ValueError("results is empty; give at least one learning rate and its run")
     for eta, result in results.items():
-        if isinstance(eta, bool) or not isinstance(eta, Real) or not eta > 0:
+        if not is_real(eta) or not eta > 0:
             raise ValueError(f"learning rates (the keys of results) must be > 0, got {eta!r}")
         loss_curve(result)  # raises TypeError for anything but a run
     finite = np.concatenate([loss_curve(r)[1] for r in results.values()])

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -40,6 +41,22 @@ __all__ = [
 ]
 
 Array = NDArray[np.float64]
+
+
+class Network(Protocol):
+    """What :func:`check_gradients` needs of a network: an MLP, or a deliberately broken one."""
+
+    @property
+    def weights(self) -> Sequence[Array]: ...
+
+    @property
+    def biases(self) -> Sequence[Array]: ...
+
+    def loss(self, X: ArrayLike, Y: ArrayLike, loss: str = ..., l2: float = ...) -> float: ...
+
+    def gradients(
+        self, X: ArrayLike, Y: ArrayLike, loss: str = ..., l2: float = ...
+    ) -> tuple[float, Sequence[Array], Sequence[Array]]: ...
 
 
 def _check_point(f: object, x: object) -> None:
@@ -60,7 +77,10 @@ def _check_step(h: object) -> float:
 
 
 def numerical_partials(
-    f: Callable[[Array], float], x: Array, indices: Sequence[int], h: float = 1e-5
+    f: Callable[[Array], float],
+    x: Array,
+    indices: Sequence[int] | NDArray[np.integer],
+    h: float = 1e-5,
 ) -> Array:
     """Partial derivatives of a scalar function at chosen entries, by central differences.
 
@@ -76,7 +96,7 @@ def numerical_partials(
         ``f(x)`` returns a real number.
     x : ndarray of float64
         The point; modified temporarily, restored on return.
-    indices : sequence of int
+    indices : sequence of int, or integer ndarray
         Positions in ``x.ravel()`` at which to differentiate.
     h : float
         Step size, > 0.
@@ -256,7 +276,7 @@ class GradientCheck:
 
 
 def check_gradients(
-    net,
+    net: Network,
     X: ArrayLike,
     Y: ArrayLike,
     loss: str = "mse",

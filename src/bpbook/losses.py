@@ -35,13 +35,12 @@ log-likelihood, which is the squared error when the noise variance is fixed.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from numbers import Real
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from bpbook import activations
-from bpbook._checks import as_float_array, check_finite, check_nonnegative
+from bpbook._checks import as_float_array, check_finite, check_nonnegative, is_real
 
 __all__ = [
     "LOSSES",
@@ -299,7 +298,7 @@ def error_rate(A: ArrayLike, Y: ArrayLike, threshold: float = 0.5) -> float:
     A = as_float_array(A, "A", ndim=2)
     m, K = A.shape
     labels = _class_labels(Y, m, K)
-    if isinstance(threshold, bool) or not isinstance(threshold, Real) or not np.isfinite(threshold):
+    if not is_real(threshold) or not np.isfinite(threshold):
         raise TypeError(f"threshold must be a finite real number, got {threshold!r}")
     predicted = (A[:, 0] > threshold).astype(np.int64) if K == 1 else np.argmax(A, axis=1)
     return float(np.mean(predicted != labels))

@@ -21,7 +21,8 @@ In code, ``zs[l-1]`` is ``Z^(l)`` and ``activations[l]`` is ``A^(l)``.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import NamedTuple
+from itertools import pairwise
+from typing import NamedTuple, overload
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -73,7 +74,13 @@ class Parameters(Sequence[Array]):
         # code that flattens a matrix in place (perturbing one weight) sees its rows.
         return np.array(array, dtype=np.float64, order="C", copy=True)
 
-    def __getitem__(self, index):  # type: ignore[override]
+    @overload
+    def __getitem__(self, index: int) -> Array: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Array]: ...
+
+    def __getitem__(self, index: int | slice) -> Array | list[Array]:
         return self._arrays[index]
 
     def __setitem__(self, index: int, value: ArrayLike) -> None:
@@ -148,7 +155,7 @@ class MLP:
         self.output_activation = output_activation
         rng = np.random.default_rng(seed)
         gain = 2.0 if activation == "relu" else 1.0
-        pairs = list(zip(self.layer_sizes[:-1], self.layer_sizes[1:]))
+        pairs = list(pairwise(self.layer_sizes))
         self._weights = Parameters(
             "weights",
             [rng.normal(0.0, np.sqrt(gain / n_in), (n_out, n_in)) for n_in, n_out in pairs],
@@ -191,7 +198,7 @@ class MLP:
     @property
     def n_parameters(self) -> int:
         """Total number of weights and biases."""
-        return sum(W.size + b.size for W, b in zip(self.weights, self.biases))
+        return sum(W.size + b.size for W, b in zip(self.weights, self.biases, strict=True))
 
     def __repr__(self) -> str:
         sizes = "-".join(str(n) for n in self.layer_sizes)

@@ -35,8 +35,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from numbers import Integral, Real
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -48,6 +47,8 @@ from bpbook._checks import (
     check_finite,
     check_nonnegative,
     check_positive,
+    is_integer,
+    is_real,
 )
 from bpbook.network import MLP
 
@@ -207,7 +208,7 @@ class Warmup(Schedule):
 def _check_learning_rate(value: object, name: str = "learning_rate") -> LearningRate:
     """A positive number as a float, or a callable schedule; raise naming ``name`` otherwise."""
     if callable(value):
-        return value  # type: ignore[return-value]
+        return value
     return check_positive(value, name)
 
 
@@ -216,9 +217,7 @@ def _rate_at(learning_rate: LearningRate, t: int, name: str = "learning_rate") -
     if not callable(learning_rate):
         return learning_rate
     value = learning_rate(t)
-    if isinstance(value, bool) or not isinstance(value, Real) or not (
-        math.isfinite(value) and value >= 0
-    ):
+    if not is_real(value) or not (math.isfinite(value) and value >= 0):
         raise ValueError(f"the {name} schedule gave {value!r} at step {t}; it must be a finite "
                          "number >= 0")
     return float(value)
@@ -848,7 +847,7 @@ def train(
             f"batch_size is {batch_size} but there are only {N} training "
             f"examples; use at most {N}, or None for full batch"
         )
-    if isinstance(seed, bool) or not isinstance(seed, Integral):
+    if not is_integer(seed):
         raise TypeError(f"seed must be an integer, got {type(seed).__name__}")
     if not isinstance(progress, bool):
         raise TypeError(f"progress must be True or False, got {progress!r}")
@@ -1108,7 +1107,7 @@ def _check_held_out(
     if (X_held is None) != (Y_held is None):
         given, missing = (x_name, y_name) if Y_held is None else (y_name, x_name)
         raise ValueError(f"{given} was given without {missing}; pass both or neither")
-    if X_held is None:
+    if X_held is None or Y_held is None:
         return None
     # The checks below speak of X and Y; say which data set they mean.
     try:
@@ -1122,7 +1121,7 @@ def _check_held_out(
     return X_held, Y_held, _class_labels(Y_held)
 
 
-def _progress_bar(epochs: int, show: bool) -> tqdm | None:
+def _progress_bar(epochs: int, show: bool) -> tqdm[NoReturn] | None:
     if not show:
         return None
     from tqdm.auto import tqdm as bar  # imported here: only a visible bar needs tqdm

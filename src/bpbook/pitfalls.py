@@ -26,6 +26,7 @@ column-form recursion ``δ^(l) = (W^(l+1)ᵀ δ^(l+1)) ⊙ g'(z^(l))`` is writte
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -160,7 +161,7 @@ class DerivativeAtOutputLayer(StagedBackprop):
     mistake = "δ^(l) = (δ^(l+1) W) ⊙ g′(z^(L)) instead of g′(z^(l))"
     why_tempting = "copied from the output delta BP1 without changing the layer index"
 
-    def __init__(self, layer_sizes: Sequence[int], *args, **kwargs) -> None:
+    def __init__(self, layer_sizes: Sequence[int], *args: Any, **kwargs: Any) -> None:
         super().__init__(layer_sizes, *args, **kwargs)
         if len(set(self.layer_sizes[1:])) != 1:
             raise ValueError(
@@ -210,7 +211,7 @@ class DoubleSigmoidDerivative(StagedBackprop):
     mistake = "δ^(L) = (a − y) ⊙ σ′(z^(L)) with cross-entropy, where σ′ already cancelled"
     why_tempting = "BP1 is taught as 'error times σ′', and a − y looks like the error"
 
-    def __init__(self, layer_sizes: Sequence[int], *args, **kwargs) -> None:
+    def __init__(self, layer_sizes: Sequence[int], *args: Any, **kwargs: Any) -> None:
         super().__init__(layer_sizes, *args, **kwargs)
         if self.output_activation != "sigmoid":
             raise ValueError(
@@ -254,7 +255,9 @@ class UpdateBeforeBackpropagating(StagedBackprop):
     mistake = "W^(l) updated before δ^(l−1) is computed through it"
     why_tempting = "'adjust the last layer, then the one before' sounds like the algorithm"
 
-    def __init__(self, layer_sizes: Sequence[int], *args, learning_rate: float = 0.5, **kwargs):
+    def __init__(
+        self, layer_sizes: Sequence[int], *args: Any, learning_rate: float = 0.5, **kwargs: Any
+    ) -> None:
         super().__init__(layer_sizes, *args, **kwargs)
         if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)) \
                 or not (np.isfinite(learning_rate) and learning_rate > 0):

@@ -9,6 +9,7 @@ figure the last expression of a cell to show it.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 import matplotlib.pyplot as plt
@@ -19,7 +20,10 @@ from matplotlib.figure import Figure
 from numpy.typing import ArrayLike, NDArray
 
 from bpbook import activations
-from bpbook._checks import as_float_array, check_finite
+from bpbook._checks import as_float_array, check_finite, is_real
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 __all__ = [
     "BOOK_STYLE",
@@ -63,7 +67,7 @@ _OKABE_ITO_CYCLE = ["#0072B2", "#D55E00", "#009E73", "#E69F00", "#CC79A7", "#56B
                     "#000000"]
 
 #: Matplotlib settings of every figure in the book (see :func:`use_book_style`).
-BOOK_STYLE: dict[str, object] = {
+BOOK_STYLE: dict[RcKeyType, Any] = {
     # Opaque white paper: the website's dark mode would otherwise show black axes labels
     # on a dark page.
     "figure.facecolor": "white",
@@ -111,7 +115,7 @@ def use_book_style() -> None:
     matplotlib.rcParams.update(BOOK_STYLE)
 
 
-def _new_figure(**kwargs: object) -> Figure:
+def _new_figure(**kwargs: Any) -> Figure:
     """A figure made by pyplot, then released from pyplot's list of open figures.
 
     Going through pyplot loads the notebook's plotting backend, which is what teaches
@@ -133,9 +137,8 @@ def _check_positive_int(value: object, name: str) -> int:
 
 
 def _check_interval(low: object, high: object, name: str) -> tuple[float, float]:
-    for value in (low, high):
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-            raise TypeError(f"{name} must be two real numbers, got {(low, high)!r}")
+    if not (is_real(low) and is_real(high)):
+        raise TypeError(f"{name} must be two real numbers, got {(low, high)!r}")
     low, high = float(low), float(high)
     if not (np.isfinite(low) and np.isfinite(high) and low < high):
         raise ValueError(f"{name} must be finite with low < high, got {(low, high)!r}")
@@ -340,8 +343,9 @@ def decision_figure(
     Raises
     ------
     ValueError
-        If ``X`` is not of shape ``(m, 2)``, ``y`` does not have ``m`` entries, or
-        ``function`` returns the wrong number of values or NaN/infinity.
+        If ``X`` is not of shape ``(m, 2)``, ``y`` does not have ``m`` entries,
+        ``function`` returns the wrong number of values or NaN/infinity, or ``ax`` is
+        not an axes of a figure.
 
     Examples
     --------
@@ -394,15 +398,19 @@ def decision_figure(
         fig = _new_figure(figsize=(4.2, 3.5), layout="constrained")
         ax = fig.subplots()
     else:
-        fig = ax.get_figure()
+        parent = ax.get_figure()
+        if not isinstance(parent, Figure):
+            raise ValueError("ax must be an axes of a figure, not of a subfigure or of none")
+        fig = parent
     image = ax.contourf(gx, gy, values, levels=20, cmap="RdBu_r", alpha=0.8)
     fig.colorbar(image, ax=ax)
     inside = [v for v in levels if values.min() < v < values.max()]
     if inside:
         ax.contour(gx, gy, values, levels=sorted(inside), colors="k", linewidths=1.5)
     for label, marker in zip(classes, markers[: len(classes)], strict=True):
-        ax.scatter(*X[y == label].T, marker=marker, s=60, c="white", edgecolors="k",
-                   label=f"class {label}")
+        points = X[y == label]
+        ax.scatter(points[:, 0], points[:, 1], marker=marker, s=60, c="white",
+                   edgecolors="k", label=f"class {label}")
     ax.set_xlim(x_min, x_max)
     ax.set_ylim(y_min, y_max)
     ax.set_xlabel("$x_1$")

@@ -40,6 +40,8 @@ import matplotlib.pyplot as plt
 from ipywidgets.widgets.widget_link import Link
 from matplotlib.figure import Figure
 
+from bpbook._checks import is_real
+
 __all__ = [
     "ENV_VAR",
     "MAX_STATE_BYTES",
@@ -189,7 +191,7 @@ def explorer(
     if mode == "live":
         frame = ipywidgets.HTML(frame_html(index))
 
-        def redraw(change: dict) -> None:
+        def redraw(change: dict[str, Any]) -> None:
             frame.value = frame_html(change["new"])
 
         slider.observe(redraw, names="index")
@@ -313,7 +315,7 @@ def _check_alt(alt: str | None) -> str | None:
 
 
 def _check_dpi(dpi: float) -> float:
-    if isinstance(dpi, bool) or not isinstance(dpi, Real) or not 10 <= dpi <= 600:
+    if not is_real(dpi) or not 10 <= dpi <= 600:
         raise ValueError(f"dpi must be a number between 10 and 600, got {dpi!r}")
     return float(dpi)
 
