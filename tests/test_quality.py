@@ -8,6 +8,7 @@ finding fails the test with the checker's own report, file and line first.
 
 from __future__ import annotations
 
+import importlib
 import re
 import subprocess
 import sys
@@ -128,3 +129,25 @@ def test_pre_commit_runs_the_same_checks():
     # a change in one module can break the calls in another.
     assert hooks["mypy"]["entry"].endswith("mypy")
     assert hooks["mypy"]["pass_filenames"] is False
+
+
+def test_the_contributor_guide_names_what_exists():
+    """CONTRIBUTING.md teaches with real names: its files and package objects exist."""
+    guide = (ROOT / "CONTRIBUTING.md").read_text()
+    paths = set(re.findall(r"\b((?:src/bpbook|tests|tools|bench|assignments)/[\w/.-]+\.(?:py|md))",
+                           guide))
+    assert len(paths) >= 10, paths
+    missing = sorted(p for p in paths if not (ROOT / p).exists())
+    assert not missing, f"CONTRIBUTING.md names files that do not exist: {missing}"
+    names = set(re.findall(r"\bbpbook((?:\.\w+)+)", guide))
+    assert len(names) >= 10, names
+    unknown = []
+    for dotted in sorted(names):
+        parts = dotted.lstrip(".").split(".")
+        try:
+            obj = importlib.import_module(f"bpbook.{parts[0]}")
+            for part in parts[1:]:
+                obj = getattr(obj, part)
+        except (ImportError, AttributeError):
+            unknown.append("bpbook" + dotted)
+    assert not unknown, f"CONTRIBUTING.md names what bpbook does not have: {unknown}"
