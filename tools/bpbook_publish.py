@@ -281,7 +281,7 @@ def _write_binder_environment(app: Sphinx, outdir: Path) -> None:
 
 def _header_buttons(app: Sphinx, pagename: str, templatename: str, context: dict[str, Any],
                     doctree) -> None:
-    if doctree is None or pagename not in notebook_docs(app):
+    if doctree is None:
         return
     pub = publication(app)
     pathto = context["pathto"]
@@ -289,27 +289,32 @@ def _header_buttons(app: Sphinx, pagename: str, templatename: str, context: dict
     downloads = next((b for b in buttons if b.get("label") == "download-buttons"), None)
     if downloads is None:
         return
-    mine = [{
-        "type": "link", "url": pathto(pub.notebook_path(pagename), 1), "text": ".ipynb",
-        "icon": "fas fa-code", "tooltip": "Download this page as a notebook",
-        "label": "download-notebook-button",
-    }, {
+    mine = []
+    if pagename in notebook_docs(app):
+        mine.append({
+            "type": "link", "url": pathto(pub.notebook_path(pagename), 1), "text": ".ipynb",
+            "icon": "fas fa-code", "tooltip": "Download this page as a notebook",
+            "label": "download-notebook-button",
+        })
+    mine.append({
         "type": "link", "url": pathto(ARCHIVE, 1), "text": "all chapters",
         "icon": "fas fa-file-archive", "tooltip": "Download every chapter as a notebook (.zip)",
         "label": "download-all-notebooks-button",
-    }]
+    })
     if (Path(app.outdir) / PDF_NAME).is_file():
         mine.append({
             "type": "link", "url": pathto(PDF_NAME, 1), "text": "whole book",
             "icon": "fas fa-book", "tooltip": "Download the whole book as a PDF",
             "label": "download-book-pdf-button",
         })
-    theirs = [b for b in downloads["buttons"] if b.get("label") != "download-notebook-button"]
+    # An .ipynb source (an assignment's page) keeps the theme's own notebook link.
+    theirs = [b for b in downloads["buttons"] if not (
+        b.get("label") == "download-notebook-button" and mine[0].get("label") == b.get("label"))]
     for button in theirs:
         if button.get("label") == "download-pdf-button":  # the browser's print dialog
             button["text"] = "print page"
     downloads["buttons"] = mine + theirs
-    if not is_executed(app, pagename):
+    if pagename not in notebook_docs(app) or not is_executed(app, pagename):
         return
     links = pub.launch_links(pagename)
     if not links:
@@ -323,15 +328,29 @@ def _header_buttons(app: Sphinx, pagename: str, templatename: str, context: dict
     })
 
 
+#: Where ``build_book.py --pdf`` records what the PDF was made from.
+PDF_SOURCES = "bpbook-sources.json"
+
+
+def book_sources_digest(root: Path = ROOT) -> str:
+    """A digest of everything the book is made from: its pages, bibliography, package."""
+    paths = [root / "_toc.yml", root / "_config.yml", root / "references.bib",
+             *root.glob("*.md"), *root.glob("chapters/*.md"), *root.glob("assignments/*/*.md"),
+             *(root / "src" / "bpbook").rglob("*.py")]
+    digest = hashlib.sha256()
+    for path in sorted(p for p in paths if p.is_file()):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
 def _current_pdf(app: Sphinx) -> Path | None:
-    """``make pdf``'s book, if it is newer than every source it is made from."""
-    built = Path(app.outdir).parent / "latex" / "book.pdf"
-    if not built.is_file():
+    """``make pdf``'s book, if it was made from the sources as they are now."""
+    latex = Path(app.outdir).parent / "latex"
+    built, record = latex / "book.pdf", latex / PDF_SOURCES
+    if not (built.is_file() and record.is_file()):
         return None
-    sources = [ROOT / "references.bib", *ROOT.glob("*.md"), *ROOT.glob("chapters/*.md"),
-               *ROOT.glob("assignments/*/*.md"), *(ROOT / "src" / "bpbook").rglob("*.py")]
-    newest = max(p.stat().st_mtime for p in sources if p.is_file())
-    return built if built.stat().st_mtime >= newest else None
+    made_from = json.loads(record.read_text()).get("sources")
+    return built if made_from == book_sources_digest() else None
 
 
 def _copy_pdf(app: Sphinx) -> None:

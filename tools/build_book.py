@@ -19,6 +19,7 @@ publishes it with the site and links it from every page.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -95,6 +96,10 @@ def main(argv: list[str] | None = None) -> int:
         print("error: building the assignments' pages failed", file=sys.stderr)
         return 1
 
+    if args.pdf:
+        from bpbook_publish import book_sources_digest
+
+        sources = book_sources_digest()  # before the build: edits during it make it stale
     command = [
         str(Path(sys.executable).parent / "jupyter-book"), "build", str(ROOT),
         "--path-output", str(args.path_output), *STRICT_FLAGS,
@@ -106,6 +111,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.config is not None:
         command += ["--config", str(args.config)]
     code = subprocess.call(command, cwd=ROOT)
+    if code == 0 and args.pdf:
+        # What the PDF was made from: the website links it only while that holds.
+        from bpbook_publish import PDF_SOURCES
+
+        record = build_dir / "latex" / PDF_SOURCES
+        record.write_text(json.dumps({"sources": sources}) + "\n")
     print(f"build_book: {'PDF' if args.pdf else 'website'} built in "
           f"{time.perf_counter() - start:.1f} s" if code == 0 else "build_book: failed")
     return code
