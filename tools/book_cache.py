@@ -182,11 +182,20 @@ def _execute(path: str, extensions: list[str], cache_path: str, timeout: int,
     from jupyter_cache.executors.utils import single_nb_execution
 
     chapter = Path(path)
-    notebook = read_chapter(chapter, extensions)
-    result = single_nb_execution(
-        notebook, cwd=str(chapter.parent), timeout=timeout, allow_errors=allow_errors,
-        meta_override=True,
-    )
+    for attempt in range(3):
+        notebook = read_chapter(chapter, extensions)
+        try:
+            result = single_nb_execution(
+                notebook, cwd=str(chapter.parent), timeout=timeout, allow_errors=allow_errors,
+                meta_override=True,
+            )
+            break
+        except RuntimeError as error:
+            # Two kernels starting at once can pick the same free TCP port (jupyter_client
+            # chooses ports before the kernel binds them); the loser dies at start-up.
+            if "Kernel died before replying" not in str(error) or attempt == 2:
+                raise
+            time.sleep(1 + attempt)
     if result.err is not None:
         return Execution(chapter, result.time, result.exc_string or repr(result.err))
     cache = get_cache(cache_path)
