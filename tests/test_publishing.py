@@ -515,8 +515,8 @@ def test_the_pdf_is_the_book(published_book):
     pages = _pdf_pages(pdf)[:-1]  # the text ends with a form feed
     info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True).stdout
     assert int(re.search(r"^Pages:\s+(\d+)", info, re.M).group(1)) == len(pages)
-    first_part = next(i for i, p in enumerate(pages) if re.match(r"\s*Part I\s*$", p.strip()
-                                                                  .splitlines()[0]))
+    first_lines = [(p.strip().splitlines() or [""])[0] for p in pages]
+    first_part = next(i for i, line in enumerate(first_lines) if re.match(r"Part I\s*$", line))
     contents = "\n".join(pages[:first_part])
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     entries = []
