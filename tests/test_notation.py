@@ -41,6 +41,16 @@ FORBIDDEN = {
 }
 
 
+# Sentences that name the other convention in order to reject or convert it.
+ALLOWED = {
+    "01_forward_pass.md": ["There is no $W^{(0)}$"],
+    "02_loss_functions.md": [
+        "Some texts write the penalty as\n$\\frac{\\lambda}{2m}",  # then shows why not
+        "and Ng's\n$\\frac{\\lambda}{2m}",  # converted: alpha = lambda / N
+    ],
+}
+
+
 def _notation_row(symbol: str) -> list[str]:
     """The cells of the row of the Notation page's tables that starts with ``symbol``."""
     text = NOTATION.read_text()
@@ -79,6 +89,9 @@ def test_the_page_and_the_package_agree_on_z_and_a():
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_no_other_convention(path: Path):
     text = path.read_text()
+    for sentence in ALLOWED.get(path.name, []):
+        assert sentence in text, f"allowed sentence no longer in {path.name}: {sentence!r}"
+        text = text.replace(sentence, "")
     found = []
     for pattern, why in FORBIDDEN.items():
         for match in re.finditer(pattern, text):
