@@ -71,6 +71,7 @@ def setup(app) -> dict[str, Any]:
     app.add_js_file("bpbook-mathjax-bridge.js", priority=100)
     app.connect("html-page-context", _drop_repeated_scripts)
     app.add_css_file("bpbook-a11y.css")
+    app.add_css_file("bpbook-tables.css")
     app.add_js_file("bpbook-a11y.js")
     app.connect("html-page-context", _fix_body_markup)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
