@@ -19,10 +19,15 @@
    deprecates, so that the list's children are list items for assistive technology; and
    the switch of a folded code cell (``hide-input``) loses its label "Toggle hidden
    content", so that its name is what it shows, "Show code cell source".
+
+4. Reference tables marked ``:class: bpbook-stack`` (the Notation page, the claims
+   appendix) show each row as a block on a phone (``static/bpbook-tables.css``), each
+   cell labelled with its column's name (``static/bpbook-tables.js``).
 """
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +66,28 @@ def _fix_body_markup(app, pagename, templatename, context: dict[str, Any], doctr
     context["body"] = body
 
 
+def _static_digest() -> str:
+    digest = hashlib.sha256()
+    for path in sorted(STATIC.iterdir()):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _reread_all_when_static_changed(app, env, added, changed, removed) -> list[str]:
+    """Every page, when a file in ``static/`` changed since the last build.
+
+    Sphinx writes pages (and copies static files) only when a source or the
+    configuration changed; an edited style sheet alone would otherwise never reach
+    ``_build/html``, and the pages' ``?v=`` checksums of it would go stale.
+    """
+    digest = _static_digest()
+    if getattr(env, "bpbook_static_digest", None) == digest:
+        return []
+    env.bpbook_static_digest = digest
+    return sorted(env.found_docs)
+
+
 def _add_static_path(app) -> None:
     app.config.html_static_path.append(str(STATIC))
 
@@ -72,6 +99,8 @@ def setup(app) -> dict[str, Any]:
     app.connect("html-page-context", _drop_repeated_scripts)
     app.add_css_file("bpbook-a11y.css")
     app.add_css_file("bpbook-tables.css")
+    app.add_js_file("bpbook-tables.js")
     app.add_js_file("bpbook-a11y.js")
     app.connect("html-page-context", _fix_body_markup)
+    app.connect("env-get-outdated", _reread_all_when_static_changed)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
