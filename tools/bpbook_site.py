@@ -23,6 +23,12 @@
 4. Reference tables marked ``:class: bpbook-stack`` (the Notation page, the claims
    appendix) show each row as a block on a phone (``static/bpbook-tables.css``), each
    cell labelled with its column's name (``static/bpbook-tables.js``).
+
+5. sphinx-thebe appends to every page a configuration for live code cells on Binder
+   that names its own placeholder repository (binder-examples/jupyter-stacks-datascience)
+   when none is configured. The book has no Thebe button (its launch buttons come from
+   ``bpbook_publish`` and the one repository setting), so nothing would ever use that
+   configuration; it is dropped, and no page names an address that is not the book's.
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 from typing import Any
+
+from docutils import nodes
 
 STATIC = Path(__file__).parent / "static"
 
@@ -48,6 +56,12 @@ def _drop_repeated_scripts(app, pagename, templatename, context: dict[str, Any],
             seen.add(key)
             unique.append(script)
     context["script_files"] = unique
+
+
+def _drop_thebe_configuration(app, doctree, docname) -> None:
+    for node in list(doctree.findall(nodes.raw)):
+        if "text/x-thebe-config" in node.astext() or "kernelName =" in node.astext():
+            node.parent.remove(node)
 
 
 #: Replacements in every page's body: (what docutils or MyST-NB writes, what we publish).
@@ -102,5 +116,7 @@ def setup(app) -> dict[str, Any]:
     app.add_js_file("bpbook-tables.js")
     app.add_js_file("bpbook-a11y.js")
     app.connect("html-page-context", _fix_body_markup)
+    # After sphinx-thebe's own handler (priority 500) has appended the configuration.
+    app.connect("doctree-resolved", _drop_thebe_configuration, priority=600)
     app.connect("env-get-outdated", _reread_all_when_static_changed)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
