@@ -29,9 +29,9 @@ and prints which sizes (if any) were left out and why. Wall-clock seconds are pr
 too, as one run's values on this machine: they depend on the machine, its load and the
 implementation (at small n mostly the fixed cost per Python call), not only on the work.
 
-Run: ``.venv/bin/python bench/es_vs_backprop.py`` (about three minutes of CPU on one
-core, more wall time on a busy machine; ``--quick`` runs the smaller half of each
-family).
+Run: ``.venv/bin/python bench/es_vs_backprop.py`` (two to three minutes of CPU on one
+core, more wall time on a busy machine; it prints its own total at the end; ``--quick``
+runs the smaller half of each family).
 """
 
 from __future__ import annotations
