@@ -33,6 +33,8 @@ CHROMIUM_FLAGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 AXE = NODE_MODULES / "axe-core" / "axe.min.js"
+#: How long a page may take to load and settle (milliseconds).
+LOAD_TIMEOUT_MS = 120_000
 #: The axe-core impact levels the book does not accept.
 SEVERE = ("serious", "critical")
 # CDN URLs the pages use, mapped onto the npm packages that hold the same files.
@@ -110,8 +112,11 @@ def open_page(browser, url: str, width: int = 1280, height: int = 900, *, dark: 
         )
 
     page.route("**/*", route)
-    page.goto(url, wait_until="load")
-    page.wait_for_load_state("networkidle")
+    # A page with many widgets loads in about 4 s on a quiet machine; on a 2-core CI
+    # machine that is also executing notebooks it once took over 30 s, Playwright's
+    # default. The generous limit still fails a page that never settles.
+    page.goto(url, wait_until="load", timeout=LOAD_TIMEOUT_MS)
+    page.wait_for_load_state("networkidle", timeout=LOAD_TIMEOUT_MS)
     return page, errors, refused
 
 
