@@ -76,7 +76,8 @@ def test_page_has_no_serious_accessibility_violation(browser, site, name, scheme
         if page.evaluate("document.querySelectorAll('span.math, div.math').length"):
             offline_browser.wait_for_math(page)
         if page.locator("script[type='application/vnd.jupyter.widget-view+json']").count():
-            page.wait_for_selector(".noUi-handle", timeout=30_000)  # widgets rendered
+            # the widgets are rendered
+            page.wait_for_selector(".noUi-handle", timeout=offline_browser.LOAD_TIMEOUT_MS)
         violations = offline_browser.accessibility_violations(
             page, disabled_rules=tuple(DISABLED_AXE_RULES)
         )
@@ -105,7 +106,7 @@ def test_sliders_change_the_frame_without_a_kernel(browser, site, name, built_bo
         pytest.skip(f"{name} has no widgets")
     page, errors, _ = offline_browser.open_page(browser, f"{site}/{name}.html")
     try:
-        page.wait_for_selector(".noUi-handle", timeout=30_000)
+        page.wait_for_selector(".noUi-handle", timeout=offline_browser.LOAD_TIMEOUT_MS)
         # An explorer is a VBox holding a slider and the frames (a Stack of images).
         box = page.locator(".widget-vbox", has=page.locator(".noUi-handle")).last
         handle = box.locator(".noUi-handle").first

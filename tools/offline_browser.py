@@ -123,7 +123,7 @@ def open_page(browser, url: str, width: int = 1280, height: int = 900, *, dark: 
 def wait_for_math(page) -> int:
     """Wait until MathJax has typeset the page; return the number of typeset formulas."""
     page.wait_for_function(
-        "window.MathJax && MathJax.startup && MathJax.startup.document", timeout=30_000
+        "window.MathJax && MathJax.startup && MathJax.startup.document", timeout=LOAD_TIMEOUT_MS
     )
     page.evaluate("MathJax.startup.promise")
     return page.evaluate("document.querySelectorAll('mjx-container').length")
