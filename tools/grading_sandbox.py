@@ -30,10 +30,13 @@ from __future__ import annotations
 import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -245,11 +248,8 @@ def run(package: Path, inputs: Path, argv: list[str], limits: Limits) -> Result:
     ``inputs`` must be readable by every user (the runner is copied into it here). Never
     raises for anything the submission does; the result tells how the sandbox ended.
     """
-    import time
-
     shutil.copy(RUNNER, inputs / "grading_runner.py")
-    for path in [inputs, *inputs.rglob("*")]:
-        path.chmod(0o755 if path.is_dir() else 0o644)
+    _readable_by_all(inputs)
     run_as = SANDBOX_UID if os.geteuid() == 0 else None
     read_end, write_end = os.pipe()
     started = time.perf_counter()
@@ -261,21 +261,48 @@ def run(package: Path, inputs: Path, argv: list[str], limits: Limits) -> Result:
         )
     finally:
         os.close(write_end)
-    report, errors = [], []
+
+    def end(timed_out: bool) -> None:
+        # Only bwrap itself needs ending: --die-with-parent takes the sandbox's PID 1, and
+        # with it every process of the sandbox, along.
+        if timed_out:
+            process.kill()
+
+    return _collect(process, read_end, started, limits.seconds, end, join_seconds=30)
+
+
+def _readable_by_all(folder: Path) -> None:
+    """Let every user (the sandbox's among them) read ``folder`` and enter its folders."""
+    for path in [folder, *folder.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+def _collect(process: subprocess.Popen, read_end: int, started: float, seconds: float,
+             end, join_seconds: float) -> Result:
+    """Read a step's report (from ``read_end``) and stderr while it runs; how it ended.
+
+    The step may run for ``seconds``; then ``end(timed_out)`` ends what it left running.
+    The readers drain both channels to the end, keeping at most REPORT_LIMIT and
+    STDERR_LIMIT bytes, so a step that writes without end can neither block nor fill the
+    grader's memory; a reader still blocked after ``join_seconds`` (a pipe held open by
+    a process that escaped) is abandoned.
+    """
+    report: list[bytes] = []
+    errors: list[bytes] = []
+    result = Result()
     with os.fdopen(read_end, "rb") as reading:
         readers = [threading.Thread(target=_drain, args=(reading, REPORT_LIMIT, report)),
                    threading.Thread(target=_drain, args=(process.stderr, STDERR_LIMIT, errors))]
         for reader in readers:
             reader.start()
-        result = Result()
         try:
-            process.wait(timeout=limits.seconds)
+            process.wait(timeout=seconds)
         except subprocess.TimeoutExpired:
             result.timed_out = True
-            process.kill()  # bwrap; --die-with-parent takes the sandbox's PID 1 with it
-            process.wait()
+        end(result.timed_out)
+        process.wait()
         for reader in readers:
-            reader.join(timeout=30)
+            reader.join(timeout=join_seconds)
     process.stderr.close()
     result.returncode = process.returncode
     result.seconds = round(time.perf_counter() - started, 2)
@@ -343,8 +370,7 @@ def copy_package(source: Path, destination: Path, tripwires: tuple[str, ...] = (
             node.body = ast.parse(
                 f"from bpbook._tripwire import tripped\ntripped({qualified!r})").body
         file.write_text(ast.unparse(tree) + "\n")
-    for path in [destination, *destination.rglob("*")]:
-        path.chmod(0o755 if path.is_dir() else 0o644)
+    _readable_by_all(destination)
     return destination
 
 
@@ -357,13 +383,8 @@ def run_unsandboxed(package: Path, inputs: Path, argv: list[str], limits: Limits
     its path; but it can see the container's files and its leftover processes are ended
     through its process group only.
     """
-    import signal
-    import tempfile
-    import time
-
     shutil.copy(RUNNER, inputs / "grading_runner.py")
-    for path in [inputs, *inputs.rglob("*")]:
-        path.chmod(0o755 if path.is_dir() else 0o644)
+    _readable_by_all(inputs)
     argv = [a.replace("/in/", f"{inputs}/", 1) if a.startswith("/in/") else a for a in argv]
     run_as = SANDBOX_UID if os.geteuid() == 0 else None
     limit = _limit(limits, run_as)
@@ -391,28 +412,13 @@ def run_unsandboxed(package: Path, inputs: Path, argv: list[str], limits: Limits
                 preexec_fn=prepare, start_new_session=True)
         finally:
             os.close(write_end)
-        report, errors = [], []
-        with os.fdopen(read_end, "rb") as reading:
-            readers = [threading.Thread(target=_drain, args=(reading, REPORT_LIMIT, report)),
-                       threading.Thread(target=_drain, args=(process.stderr, STDERR_LIMIT,
-                                                             errors))]
-            for reader in readers:
-                reader.start()
-            result = Result()
-            try:
-                process.wait(timeout=limits.seconds)
-            except subprocess.TimeoutExpired:
-                result.timed_out = True
+
+        def end(timed_out: bool) -> None:
+            # Timed out or not: without a PID namespace, what the step left running dies
+            # only with its process group.
             try:
                 os.killpg(process.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
-            process.wait()
-            for reader in readers:
-                reader.join(timeout=5)
-        process.stderr.close()
-    result.returncode = process.returncode
-    result.seconds = round(time.perf_counter() - started, 2)
-    result.lines = b"".join(report).decode("utf-8", "replace").splitlines()
-    result.stderr = b"".join(errors).decode("utf-8", "replace")
-    return result
+
+        return _collect(process, read_end, started, limits.seconds, end, join_seconds=5)
