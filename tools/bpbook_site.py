@@ -60,7 +60,8 @@ def _drop_repeated_scripts(app, pagename, templatename, context: dict[str, Any],
 
 def _drop_thebe_configuration(app, doctree, docname) -> None:
     for node in list(doctree.findall(nodes.raw)):
-        if "text/x-thebe-config" in node.astext() or "kernelName =" in node.astext():
+        text = node.astext()
+        if "text/x-thebe-config" in text or "kernelName =" in text:
             node.parent.remove(node)
 
 
