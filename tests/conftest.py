@@ -5,8 +5,14 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -92,3 +98,45 @@ def published_book(built_book, tmp_path_factory) -> Path:
     build(out, "--pdf", repository=TEST_REPOSITORY)
     build(out, repository=TEST_REPOSITORY)
     return out / "_build"
+
+
+@contextmanager
+def jupyterlab(root: Path, env: dict[str, str], log: Path, *options: str) -> Iterator[str]:
+    """JupyterLab serving ``root`` on a free loopback port; yields its URL once it answers.
+
+    ``env`` is the server's whole environment (its Jupyter folders, its PATH); ``options``
+    are added to the command line; the server's output goes to ``log``, whose end is the
+    failure message if the server does not answer within two minutes.
+    """
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [str(Path(sys.executable).parent / "jupyter"), "lab", "--no-browser",
+               f"--port={port}", "--ServerApp.ip=127.0.0.1", f"--ServerApp.root_dir={root}",
+               *options]
+    if os.geteuid() == 0:
+        command.append("--allow-root")
+    url = f"http://127.0.0.1:{port}"
+    with open(log, "w") as output:
+        server = subprocess.Popen(command, env=env, cwd=root, stdout=output,
+                                  stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    urllib.request.urlopen(f"{url}/api/status", timeout=2)
+                    break
+                except urllib.error.HTTPError:
+                    break  # it answers, and asks for the token the test was given
+                except OSError:
+                    if server.poll() is not None or time.monotonic() > deadline:
+                        pytest.fail("JupyterLab did not start: " + log.read_text()[-3000:])
+                    time.sleep(0.5)
+            yield url
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()

@@ -11,11 +11,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import nbformat
@@ -27,6 +24,7 @@ import build_assignments  # noqa: E402
 import offline_browser  # noqa: E402
 
 import test_assignments  # noqa: E402
+from conftest import jupyterlab  # noqa: E402
 from test_assignments import ASSIGNMENTS  # noqa: E402
 
 pytestmark = [pytest.mark.book, pytest.mark.xdist_group("assignments")]
@@ -36,12 +34,6 @@ pytestmark = [pytest.mark.book, pytest.mark.xdist_group("assignments")]
 def built(tmp_path_factory) -> Path:
     """The session's build of every assignment (shared with tests/test_assignments.py)."""
     return test_assignments.build_once(tmp_path_factory)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -54,38 +46,13 @@ def lab(built, tmp_path_factory):
     settings = folder / ".jupyter" / "lab" / "user-settings" / "@jupyterlab" / "notebook-extension"
     settings.mkdir(parents=True)
     (settings / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
-    port = free_port()
-    bin_dir = Path(sys.executable).parent
-    command = [str(bin_dir / "jupyter"), "lab", "--no-browser", f"--port={port}",
-               "--ServerApp.ip=127.0.0.1", "--IdentityProvider.token=", "--ServerApp.password=",
-               "--ServerApp.disable_check_xsrf=True", f"--ServerApp.root_dir={folder}",
-               "--LabApp.news_url=None", "--LabApp.check_for_updates_class="
-               "jupyterlab.NeverCheckForUpdate"]
-    if os.geteuid() == 0:
-        command.append("--allow-root")
-    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}",
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
            "JUPYTER_CONFIG_DIR": str(folder / ".jupyter")}
-    log = open(folder / "lab.log", "w")  # noqa: SIM115 - closed below
-    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env,
-                              cwd=folder)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(240):
-            try:
-                urllib.request.urlopen(f"{url}/api/status", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("JupyterLab did not start: " + (folder / "lab.log").read_text()[-2000:])
+    with jupyterlab(folder, env, folder / "lab.log", "--IdentityProvider.token=",
+                    "--ServerApp.password=", "--ServerApp.disable_check_xsrf=True",
+                    "--LabApp.news_url=None",
+                    "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate") as url:
         yield url, folder
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
 
 
 @pytest.fixture(scope="module")

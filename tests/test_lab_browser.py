@@ -12,16 +12,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, jupyterlab
 
 sys.path.insert(0, str(ROOT / "tools"))
 import notebooks as workspace_tool  # noqa: E402
@@ -43,12 +40,6 @@ MYST_LEFTOVERS = re.compile(
     r"\{(cite|ref|numref|eq|prf:ref|glue)[:a-z]*\}|^\s*(:::|```)|```\{|^\([\w-]+\)=\s*$", re.M)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def lab(built_book, tmp_path_factory):
     """JupyterLab serving a student's workspace made from the built book; yields its URL."""
@@ -63,28 +54,9 @@ def lab(built_book, tmp_path_factory):
            "JUPYTER_DATA_DIR": str(home / "data"), "JUPYTER_RUNTIME_DIR": str(home / "run"),
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     env.pop("BPBOOK_STATIC_WIDGETS", None)  # a student's kernel: live sliders
-    port = _free_port()
-    log = open(home / "lab.log", "w")  # noqa: SIM115 - closed below
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "jupyter"), "lab", "--no-browser", "--allow-root",
-         f"--port={port}", "--ip=127.0.0.1", "--ServerApp.token=bpbook",
-         f"--ServerApp.root_dir={home / 'workspace'}"],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, (home / "lab.log").read_text()[-3000:]
-                time.sleep(0.5)
-        yield f"http://127.0.0.1:{port}", home / "workspace"
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
+    with jupyterlab(home / "workspace", env, home / "lab.log",
+                    "--ServerApp.token=bpbook") as url:
+        yield url, home / "workspace"
 
 
 def _idle(page, timeout_s: float) -> None:
